@@ -1,0 +1,87 @@
+"""Measurements on trained models: PCA baseline, latent correlations, judge scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class PCA:
+    """Principal components of flattened images (fit by eigen-decomposing the covariance)."""
+
+    mean: torch.Tensor  # (D,)
+    components: torch.Tensor  # (D, K), columns sorted by decreasing variance
+    variances: torch.Tensor  # (K,)
+
+    @classmethod
+    def fit(cls, data: torch.Tensor, max_components: int) -> PCA:
+        flat = data.flatten(1).double()  # (N, ...) -> (N, D)
+        mean = flat.mean(0)
+        centered = flat - mean
+        covariance = centered.T @ centered / (len(flat) - 1)
+        eigenvalues, eigenvectors = torch.linalg.eigh(covariance)  # ascending order
+        order = torch.argsort(eigenvalues, descending=True)[:max_components]
+        return cls(mean.float(), eigenvectors[:, order].float(), eigenvalues[order].float())
+
+    def encode(self, data: torch.Tensor, k: int) -> torch.Tensor:
+        return (data.flatten(1) - self.mean) @ self.components[:, :k]
+
+    def decode(self, codes: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        k = codes.shape[1]
+        return (codes @ self.components[:, :k].T + self.mean).view(-1, *shape)
+
+    def reconstruction_mse(self, data: torch.Tensor, k: int) -> float:
+        """Mean per-pixel squared error of the best rank-k linear reconstruction."""
+        reconstructed = self.decode(self.encode(data, k), tuple(data.shape[1:]))
+        return torch.mean((reconstructed - data) ** 2).item()
+
+
+@dataclass
+class CorrelationSummary:
+    matrix: np.ndarray  # (d, d) Pearson r; NaN rows/columns for constant coordinates
+    constant: list[int]  # coordinates with (numerically) zero variance
+    mean_abs_offdiag: float  # mean |r| over pairs of non-constant coordinates
+    max_abs_offdiag: float
+
+
+def latent_correlation(codes: torch.Tensor | np.ndarray, tol: float = 1e-8) -> CorrelationSummary:
+    """Pearson correlations between the columns of ``codes`` (N, d).
+
+    A coordinate whose standard deviation is below ``tol`` times the largest one is
+    "constant": its r is undefined, so it is listed in ``constant`` and left out of the
+    summary instead of being silently turned into 0 or NaN-poisoning the mean.
+    """
+    z = np.asarray(codes, dtype=np.float64)
+    std = z.std(axis=0)
+    constant = [int(i) for i in np.flatnonzero(std <= tol * max(std.max(), 1e-300))]
+    live = [i for i in range(z.shape[1]) if i not in constant]
+    matrix = np.full((z.shape[1], z.shape[1]), np.nan)
+    if len(live) >= 1:
+        sub = np.corrcoef(z[:, live], rowvar=False).reshape(len(live), len(live))
+        matrix[np.ix_(live, live)] = sub
+    if len(live) >= 2:
+        sub = matrix[np.ix_(live, live)]
+        off = np.abs(sub[~np.eye(len(live), dtype=bool)])
+        mean_abs, max_abs = float(off.mean()), float(off.max())
+    else:
+        mean_abs = max_abs = float("nan")
+    return CorrelationSummary(matrix, constant, mean_abs, max_abs)
+
+
+def independent_floor(codes: torch.Tensor | np.ndarray, seed: int = 0) -> float:
+    """Mean |r| after shuffling every coordinate independently across samples: the value
+    the summary takes for independent coordinates at this sample size (noise floor)."""
+    z = np.asarray(codes, dtype=np.float64).copy()
+    rng = np.random.default_rng(seed)
+    for j in range(z.shape[1]):
+        z[:, j] = z[rng.permutation(len(z)), j]
+    return latent_correlation(z).mean_abs_offdiag
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0

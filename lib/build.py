@@ -1,0 +1,380 @@
+"""Build the reports: execute notebooks with papermill, merge them, export one PDF.
+
+    python -m lib.build report [--profile full|quick|smoke] [--assignment ID ...]
+                               [--set NOTEBOOK:NAME=VALUE ...] [--force]
+    python -m lib.build run nn4i_ex2/q1_autoencoding [--profile quick] [-p NAME=VALUE ...]
+
+A notebook is re-executed only when its inputs changed (the notebook file, its
+parameters, the ``lib`` sources); otherwise the executed copy of the previous build is
+reused.  Nothing is replaced until it succeeded: a failing notebook stops the build
+with its cell's error, and the previous executed notebook and PDF stay as they were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from lib import params, paths
+
+KERNEL_NAME = "mnist-bundle"
+STRIPPED_TAGS = {"parameters", "injected-parameters", "remove-cell"}
+
+
+@dataclass(frozen=True)
+class Assignment:
+    title: str
+    subtitle: str
+    notebooks: tuple[str, ...]  # in the order they appear in the PDF
+
+
+ASSIGNMENTS: dict[str, Assignment] = {
+    "nn4i_ex2": Assignment(
+        title="Neural Networks for Images 2023 - Exercise 2",
+        subtitle="Auto-encoding, interpolation, decorrelation and transfer learning on MNIST",
+        notebooks=("00_theory", "q1_autoencoding", "q2_interpolation", "q3_decorrelation", "q4_transfer"),
+    ),
+}
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message is one line naming the thing and the fix."""
+
+
+@dataclass
+class NotebookRun:
+    notebook: str
+    seconds: float
+    status: str  # "executed" or "reused"
+    trained: int | None = None
+    loaded: int | None = None
+
+
+def notebook_source(notebook_id: str) -> Path:
+    path = paths.NOTEBOOK_DIR / f"{notebook_id}.ipynb"
+    if not path.is_file():
+        raise BuildError(f"notebook {path} does not exist; fix: use one of {', '.join(all_notebook_ids())}")
+    return path
+
+
+def all_notebook_ids() -> list[str]:
+    return [f"{a}/{n}" for a, spec in ASSIGNMENTS.items() for n in spec.notebooks]
+
+
+def parse_value(text: str) -> Any:
+    """Python literal if it parses (``3``, ``1e-3``, ``[2, 4]``, ``True``), else the raw string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise BuildError(f"parameter {item!r} is not NAME=VALUE; fix: write e.g. num_epochs=3")
+        name, value = item.split("=", 1)
+        out[name.strip()] = parse_value(value.strip())
+    return out
+
+
+def lib_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in sorted([*paths.LIB_DIR.glob("*.py"), *paths.TEMPLATE_DIR.glob("*")]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _executed_path(notebook_id: str) -> Path:
+    assignment, name = notebook_id.split("/")
+    return paths.report_dir() / assignment / f"{name}.ipynb"
+
+
+def _stamp_path(notebook_id: str) -> Path:
+    assignment, name = notebook_id.split("/")
+    return paths.report_dir() / assignment / ".stamps" / f"{name}.key"
+
+
+def _input_key(notebook_id: str, parameters: dict[str, Any]) -> str:
+    digest = hashlib.sha256()
+    digest.update(notebook_source(notebook_id).read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    digest.update(lib_fingerprint().encode())
+    return digest.hexdigest()
+
+
+def execute(notebook_id: str, profile: str, overrides: dict[str, Any], force: bool = False) -> NotebookRun:
+    """Execute one notebook into the report folder (or reuse an up-to-date execution)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    parameters = {"profile": profile, **overrides}
+    params.check_overrides(notebook_id, parameters)  # unknown names / bad values: stop before any kernel starts
+    source, target, stamp = notebook_source(notebook_id), _executed_path(notebook_id), _stamp_path(notebook_id)
+    key = _input_key(notebook_id, parameters)
+    if not force and target.exists() and stamp.exists() and stamp.read_text().strip() == key:
+        print(f"build: {notebook_id}: inputs unchanged, reusing {target.relative_to(paths.report_dir().parent)}", flush=True)
+        return NotebookRun(notebook_id, 0.0, "reused", *_cache_counts(notebook_id))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    running = target.with_name(f".{target.stem}.running.ipynb")
+    print(f"build: executing {notebook_id} (profile {profile})", flush=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(running),
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            cwd=str(source.parent),
+            progress_bar=False,
+            log_output=True,
+        )
+    except PapermillExecutionError as err:
+        failed = target.parent / "failed" / target.name
+        failed.parent.mkdir(exist_ok=True)
+        os.replace(running, failed)
+        evalue = str(err.evalue).strip().splitlines()[-1] if str(err.evalue).strip() else ""
+        raise BuildError(
+            f"notebook {source.relative_to(paths.ROOT)} failed in cell {err.exec_count}: {err.ename}: {evalue} "
+            f"(executed copy with the traceback: {failed}; previous outputs and PDF left untouched)"
+        ) from None
+    except Exception as err:  # kernel died, timeout, missing kernel: one line, nothing replaced
+        if running.exists():
+            running.unlink()
+        raise BuildError(
+            f"notebook {source.relative_to(paths.ROOT)} could not be executed: {type(err).__name__}: "
+            f"{str(err).strip().splitlines()[-1] if str(err).strip() else ''} (previous outputs and PDF left untouched)"
+        ) from None
+    except BaseException:
+        if running.exists():
+            running.unlink()
+        raise
+    os.replace(running, target)
+    stamp.parent.mkdir(exist_ok=True)
+    stamp.write_text(key + "\n")
+    return NotebookRun(notebook_id, time.perf_counter() - start, "executed", *_cache_counts(notebook_id))
+
+
+def _cache_counts(notebook_id: str) -> tuple[int | None, int | None]:
+    assignment, name = notebook_id.split("/")
+    try:
+        cache = json.loads(paths.metrics_path(assignment, name).read_text()).get("model_cache", {})
+        return cache.get("trained"), cache.get("loaded")
+    except (OSError, ValueError):
+        return None, None
+
+
+def load_student() -> dict[str, str]:
+    """The student's identity from ``student.toml`` (placeholders are flagged by callers)."""
+    path = paths.ROOT / "student.toml"
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise BuildError(f"cannot read {path} ({err}); fix: restore it from git and fill in your name") from None
+    return {k: str(v) for k, v in data.get("student", {}).items()}
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=paths.ROOT, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def merge(assignment: str, profile: str) -> nbformat.NotebookNode:
+    """One notebook of the assignment's executed notebooks, parameter cells removed."""
+    spec = ASSIGNMENTS[assignment]
+    student = load_student()
+    merged = nbformat.v4.new_notebook()
+    merged.metadata.update(
+        {
+            "title": spec.title,
+            "subtitle": spec.subtitle,
+            "authors": [{"name": student.get("name", "")}],
+            "build_lines": [
+                f"Built {date.today().isoformat()} from commit {_git_commit()}, profile '{profile}'.",
+                "Every number and figure in this document was produced by the code that ran in this build.",
+            ],
+            "kernelspec": {"name": KERNEL_NAME, "display_name": "Python (mnist-bundle)", "language": "python"},
+            "language_info": {"name": "python"},
+            "path": str(paths.report_dir() / assignment),
+        }
+    )
+    for i, name in enumerate(spec.notebooks):
+        executed = _executed_path(f"{assignment}/{name}")
+        notebook = nbformat.read(executed, as_version=4)
+        if i:
+            merged.cells.append(nbformat.v4.new_raw_cell("\\newpage", metadata={"raw_mimetype": "text/latex"}))
+        for cell in notebook.cells:
+            if STRIPPED_TAGS & set(cell.get("metadata", {}).get("tags", [])):
+                continue
+            cell = nbformat.from_dict(dict(cell))
+            cell["id"] = f"{name}-{len(merged.cells)}"  # fresh, unique ids across notebooks
+            merged.cells.append(cell)
+    nbformat.validate(merged)
+    return merged
+
+
+def export_pdf(notebook: nbformat.NotebookNode, target: Path) -> None:
+    """LaTeX via nbconvert (code hidden), then two XeLaTeX passes; atomic replace of ``target``."""
+    from nbconvert import LatexExporter
+    from traitlets.config import Config
+
+    config = Config()
+    config.TemplateExporter.exclude_input = True
+    config.TemplateExporter.exclude_input_prompt = True
+    config.TemplateExporter.exclude_output_prompt = True
+    exporter = LatexExporter(config=config, template_file=str(paths.TEMPLATE_DIR / "report.tex.j2"))
+    body, resources = exporter.from_notebook_node(
+        notebook, resources={"metadata": {"name": target.stem, "path": notebook.metadata.get("path", ".")}}
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        (tmpdir / "report.tex").write_text(body)
+        for name, data in resources.get("outputs", {}).items():
+            (tmpdir / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmpdir / name).write_bytes(data)
+        for _ in range(2):  # the second pass fills in the table of contents
+            run = subprocess.run(
+                ["xelatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"],
+                cwd=tmpdir,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=600,
+            )
+            if run.returncode != 0:
+                errors = [line for line in run.stdout.splitlines() if line.startswith("!")]
+                keep = target.parent / f"{target.stem}.failed.tex"
+                shutil.copy(tmpdir / "report.tex", keep)
+                first = errors[0] if errors else "see the log"
+                raise BuildError(f"xelatex failed for {target.name}: {first} (LaTeX kept at {keep}; previous PDF untouched)")
+        log = (tmpdir / "report.log").read_text(errors="replace")
+        missing = sorted(set(re.findall(r"Missing character: There is no (.+?) in font", log)))
+        if missing:
+            raise BuildError(f"fonts lack glyphs {' '.join(missing)} in {target.name}; fix: write them as LaTeX math or ASCII")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = target.with_name(f".{target.name}.tmp")
+        shutil.copy(tmpdir / "report.pdf", staged)
+        os.replace(staged, target)
+
+
+def check_tools() -> None:
+    missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
+    if missing:
+        raise BuildError(
+            f"{' and '.join(missing)} not found; fix: install texlive-xetex texlive-fonts-recommended "
+            "texlive-plain-generic pandoc (Debian/Ubuntu: sudo apt-get install ...; macOS: MacTeX + brew install pandoc)"
+        )
+
+
+def _print_table(runs: list[NotebookRun], pdf_seconds: dict[str, float], total: float) -> None:
+    print("\nbuild times")
+    print(f"{'notebook':40s} {'seconds':>8s}  {'status':9s} {'models trained/loaded':>22s}")
+    for run in runs:
+        counts = "-" if run.trained is None else f"{run.trained}/{run.loaded}"
+        print(f"{run.notebook:40s} {run.seconds:8.1f}  {run.status:9s} {counts:>22s}")
+    for assignment, seconds in pdf_seconds.items():
+        print(f"{assignment + '.pdf':40s} {seconds:8.1f}  {'built':9s}")
+    print(f"{'total':40s} {total:8.1f}")
+
+
+def report(assignments: list[str], profile: str, settings: dict[str, dict[str, Any]], force: bool = False) -> list[Path]:
+    check_tools()
+    for notebook_id in settings:
+        if notebook_id not in all_notebook_ids():
+            raise BuildError(f"--set names unknown notebook '{notebook_id}'; fix: use one of {', '.join(all_notebook_ids())}")
+    for notebook_id, overrides in settings.items():  # validate everything before running anything
+        params.check_overrides(notebook_id, {"profile": profile, **overrides})
+    start = time.perf_counter()
+    runs: list[NotebookRun] = []
+    pdfs, pdf_seconds = [], {}
+    for assignment in assignments:
+        for name in ASSIGNMENTS[assignment].notebooks:
+            notebook_id = f"{assignment}/{name}"
+            runs.append(execute(notebook_id, profile, settings.get(notebook_id, {}), force))
+        pdf_start = time.perf_counter()
+        target = paths.report_dir() / f"{assignment}.pdf"
+        export_pdf(merge(assignment, profile), target)
+        pdf_seconds[assignment] = time.perf_counter() - pdf_start
+        print(f"build: wrote {target}", flush=True)
+        pdfs.append(target)
+    total = time.perf_counter() - start
+    _print_table(runs, pdf_seconds, total)
+    times = {
+        "profile": profile,
+        "total_seconds": total,
+        "notebooks": [vars(r) for r in runs],
+        "pdf_seconds": pdf_seconds,
+    }
+    (paths.report_dir() / "build-times.json").write_text(json.dumps(times, indent=2) + "\n")
+    return pdfs
+
+
+def _quiet_papermill(record: logging.LogRecord) -> bool:
+    """Keep the notebooks' printed output in the build log, drop papermill's cell markers."""
+    message = record.getMessage()
+    return bool(message.strip()) and not message.startswith(
+        ("Executing Cell", "Ending Cell", "Executing notebook", "Input Notebook", "Output Notebook", "Working directory")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lib.build", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="execute notebooks and build the PDFs")
+    rep.add_argument("--profile", default="full")
+    rep.add_argument("--assignment", action="append", choices=sorted(ASSIGNMENTS))
+    rep.add_argument("--set", action="append", default=[], metavar="NOTEBOOK:NAME=VALUE")
+    rep.add_argument("--force", action="store_true", help="re-execute even if inputs are unchanged")
+    one = sub.add_parser("run", help="execute one notebook into the report folder")
+    one.add_argument("notebook", help="e.g. nn4i_ex2/q1_autoencoding")
+    one.add_argument("--profile", default="full")
+    one.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logging.getLogger("papermill").addFilter(_quiet_papermill)
+    for noisy in ("traitlets", "asyncio", "blib2to3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        params.check_common("build", args.profile, "auto")
+        if args.command == "run":
+            run = execute(args.notebook, args.profile, parse_assignments(args.param), force=True)
+            print(f"build: {run.notebook} executed in {run.seconds:.1f} s -> {_executed_path(run.notebook)}")
+        else:
+            settings: dict[str, dict[str, Any]] = {}
+            for item in args.set:
+                notebook_id, _, assignment = item.partition(":")
+                settings.setdefault(notebook_id, {}).update(parse_assignments([assignment]))
+            report(args.assignment or list(ASSIGNMENTS), args.profile, settings, args.force)
+    except (BuildError, params.ParameterError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; previous outputs left untouched", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

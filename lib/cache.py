@@ -1,0 +1,132 @@
+"""Cache of trained models, keyed by everything that determines the weights.
+
+The key hashes the model kind, its full configuration (architecture, hyper-parameters,
+seed, data subset) and a fingerprint of the ``lib`` source files that define and train
+it, so editing the model code invalidates old entries while re-running a notebook
+reuses them.  Entries are written atomically (temporary file + rename) and loaded with
+``torch.load(weights_only=True)``; a corrupt entry is reported and retrained.  The
+entry's configuration is also written next to it as JSON.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import json
+import os
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lib import paths
+
+_STATS = {"loaded": 0, "trained": 0, "train_seconds": 0.0}
+
+
+def stats() -> dict[str, float]:
+    """How many models this process loaded from / added to the cache."""
+    return dict(_STATS)
+
+
+def _semantic_source(obj: Any) -> str:
+    """The object's code as an AST dump without docstrings: formatting, comments and
+    documentation edits do not change it, any change to the logic does."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            if isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+def code_fingerprint(code: tuple[Any, ...]) -> str:
+    """Hash of the classes/functions that define and train a model, so a change to their
+    logic (and only to it) invalidates the models they produced."""
+    digest = hashlib.sha256()
+    for obj in code:
+        digest.update(f"{obj.__module__}.{obj.__qualname__}".encode())
+        digest.update(_semantic_source(obj).encode())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(kind: str, config: dict[str, Any], code: tuple[Any, ...] = ()) -> str:
+    payload = json.dumps({"kind": kind, "config": config, "code": code_fingerprint(code)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def entry_path(kind: str, config: dict[str, Any], code: tuple[Any, ...] = ()) -> Path:
+    return paths.cache_dir() / kind / f"{cache_key(kind, config, code)}.pt"
+
+
+def _atomic_save(obj: dict[str, Any], target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pt")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _try_load(path: Path) -> dict[str, Any] | None:
+    try:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(entry, dict) or "state_dict" not in entry:
+            raise ValueError("not a cache entry")
+        return entry
+    except Exception as err:  # noqa: BLE001 - any unreadable entry is retrained
+        print(f"cache: entry {path} is unreadable ({type(err).__name__}: {err}); retraining it", flush=True)
+        return None
+
+
+def load_or_train(
+    kind: str,
+    config: dict[str, Any],
+    build: Callable[[], nn.Module],
+    train: Callable[[nn.Module], dict[str, Any]],
+    device: torch.device,
+    code: tuple[Any, ...] = (),
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Return ``(model, history)``: from the cache when an entry for (kind, config, code)
+    exists, else ``build()`` + ``train(model)`` and store the result.  ``code`` lists the
+    classes and functions whose source is part of the key (see :func:`code_fingerprint`).
+
+    Nothing is written until training has finished, so an interrupted training
+    (e.g. KeyboardInterrupt) leaves no entry behind.
+    """
+    path = entry_path(kind, config, code)
+    model = build()
+    if path.exists():
+        entry = _try_load(path)
+        if entry is not None:
+            try:
+                model.load_state_dict(entry["state_dict"])
+            except RuntimeError as err:
+                print(f"cache: entry {path} does not fit the model ({err}); retraining it", flush=True)
+            else:
+                _STATS["loaded"] += 1
+                print(f"cache: loaded {kind} {_short(config)}", flush=True)
+                return model.to(device), entry["history"]
+    start = time.perf_counter()
+    history = train(model.to(device))
+    _STATS["trained"] += 1
+    _STATS["train_seconds"] += time.perf_counter() - start
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_save({"state_dict": state, "history": history, "config": config, "kind": kind}, path)
+    path.with_suffix(".json").write_text(json.dumps({"kind": kind, "config": config, "key": path.stem}, indent=2, sort_keys=True))
+    print(f"cache: trained and stored {kind} {_short(config)} in {time.perf_counter() - start:.1f} s", flush=True)
+    return model, history
+
+
+def _short(config: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in config.items() if not isinstance(v, (list, dict)))

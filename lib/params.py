@@ -1,0 +1,244 @@
+"""Notebook parameters: one spec per notebook, three profiles, strict validation.
+
+A notebook's ``parameters`` cell declares ``profile``, ``device`` and every name of
+its spec (``None`` meaning "the profile's value").  Its next cell calls
+:func:`resolve`, which fills the ``None`` values from the profile and rejects wrong
+types or out-of-range values with one line naming the parameter and the fix.
+The build runner calls :func:`check_overrides` before starting a kernel, so unknown
+names (which papermill would only warn about) are refused before any training.
+
+Profiles: ``full`` (report quality, the default), ``quick`` (a draft in minutes),
+``smoke`` (seconds per notebook, what the tests run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+PROFILES = ("full", "quick", "smoke")
+COMMON = ("profile", "device")  # parameters every notebook has
+
+
+class ParameterError(ValueError):
+    """A notebook parameter is unknown, ill-typed or out of range."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its kind, its value per profile and its allowed range.
+
+    ``kind`` is one of ``int``, ``float``, ``str``, ``bool``, ``list[int]``,
+    ``list[float]``.  ``quick`` and ``smoke`` default to the ``full`` value.
+    """
+
+    kind: str
+    full: Any
+    quick: Any = None
+    smoke: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple = ()
+    help: str = ""
+
+    def value_for(self, profile: str) -> Any:
+        chosen = {"full": self.full, "quick": self.quick, "smoke": self.smoke}[profile]
+        return self.full if chosen is None else chosen
+
+
+def _ae_recipe(**overrides: Param) -> dict[str, Param]:
+    """Training settings of the nn4i_ex2 conv auto-encoder, shared by Q1-Q4 so the
+    questions reuse the same cached models (same settings give the same cache key)."""
+    recipe = {
+        "seed": Param("int", 0, minimum=0, help="seed of the reference models"),
+        "num_epochs": Param("int", 6, quick=2, smoke=1, minimum=1, help="AE training epochs"),
+        "train_size": Param(
+            "int",
+            60000,
+            quick=20000,
+            smoke=1024,
+            minimum=64,
+            maximum=60000,
+            help="training images used (first N of a fixed shuffle)",
+        ),
+        "test_size": Param(
+            "int",
+            10000,
+            quick=10000,
+            smoke=1000,
+            minimum=100,
+            maximum=10000,
+            help="test images used for every reported score",
+        ),
+        "batch_size": Param("int", 128, minimum=1, maximum=4096),
+        "learning_rate": Param("float", 3e-3, minimum=1e-6, maximum=1.0, help="peak of the one-cycle schedule"),
+        "base_channels": Param("int", 16, smoke=8, minimum=1, maximum=256),
+        "num_conv_layers": Param("int", 3, minimum=1, maximum=4, help="conv layers of the default AE"),
+        "latent_dim": Param("int", 10, minimum=1, maximum=512, help="d of the default AE"),
+    }
+    recipe.update(overrides)
+    return recipe
+
+
+SPECS: dict[str, dict[str, Param]] = {
+    "nn4i_ex2/00_theory": {},
+    "idl_ex3/00_theory": {},
+    "cpsc663_ex2/00_theory": {
+        # The handout's Figure 1 is missing from its text; these are the classic 2-2-2
+        # example it describes.  Enter your own figure's numbers here.
+        "inputs": Param("list[float]", [0.05, 0.10], help="x1, x2"),
+        "targets": Param("list[float]", [0.01, 0.99], help="desired outputs y1, y2"),
+        "hidden_weights": Param("list[float]", [0.15, 0.20, 0.25, 0.30], help="w1..w4 into h1, h2"),
+        "output_weights": Param("list[float]", [0.40, 0.45, 0.50, 0.55], help="w5..w8 into o1, o2"),
+        "hidden_bias": Param("float", 0.35, help="b1, shared by h1 and h2"),
+        "output_bias": Param("float", 0.60, help="b2, shared by o1 and o2"),
+    },
+    "nn4i_ex2/q1_autoencoding": _ae_recipe(
+        latent_dims=Param("list[int]", [2, 4, 8, 10, 16, 32, 64], quick=[2, 4, 10, 32], smoke=[2, 10], minimum=1, maximum=512),
+        conv_layer_counts=Param("list[int]", [1, 2, 3, 4], quick=[1, 2, 3, 4], smoke=[1, 3], minimum=1, maximum=4),
+        headline_seeds=Param("int", 3, smoke=2, minimum=1, maximum=10, help="seeds behind the headline d"),
+        num_shown=Param("int", 10, minimum=1, maximum=32, help="test digits in the reconstruction grid"),
+    ),
+    "nn4i_ex2/q2_interpolation": _ae_recipe(
+        low_latent_dim=Param("int", 2, minimum=1, maximum=512),
+        high_latent_dim=Param("int", 64, quick=32, smoke=10, minimum=1, maximum=512),
+        num_pairs=Param("int", 6, smoke=4, minimum=4, maximum=20),
+        num_steps=Param("int", 11, minimum=3, maximum=41),
+        judge_epochs=Param("int", 3, quick=2, smoke=1, minimum=1),
+    ),
+    "nn4i_ex2/q3_decorrelation": _ae_recipe(
+        latent_dims=Param(
+            "list[int]", [2, 4, 10, 32, 64], quick=[2, 4, 10, 32], smoke=[2, 4, 10, 16, 32], minimum=2, maximum=512
+        ),
+        num_seeds=Param("int", 3, smoke=3, minimum=1, maximum=10),
+        num_encoded=Param("int", 10000, smoke=1000, minimum=100, maximum=10000),
+    ),
+    "nn4i_ex2/q4_transfer": _ae_recipe(
+        transfer_latent_dim=Param("int", 32, smoke=10, minimum=1, maximum=512, help="d of the pre-trained encoder"),
+        num_labels=Param("int", 50, minimum=10, maximum=60000, help="labelled training images (balanced)"),
+        num_draws=Param("int", 10, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
+        label_counts=Param(
+            "list[int]", [10, 20, 50, 100, 500, 1000], quick=[10, 50, 100, 1000], smoke=[10, 50], minimum=10, maximum=60000
+        ),
+        curve_draws=Param("int", 3, smoke=1, minimum=1, maximum=100, help="draws per point of the accuracy-vs-N curve"),
+        classifier_steps=Param("int", 300, quick=200, smoke=10, minimum=1, help="optimizer steps on the labelled set"),
+        encoder_lr=Param("float", 1e-4, minimum=0.0, maximum=1.0, help="encoder learning rate when fine-tuning end to end"),
+        hidden_units=Param("int", 128, minimum=1, maximum=4096),
+        classifier_lr=Param("float", 1e-3, minimum=1e-6, maximum=1.0),
+        augment=Param("bool", True, help="random shifts/rotations of the few labelled images"),
+    ),
+}
+
+
+def _kind_ok(kind: str, value: Any) -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind.startswith("list["):
+        inner = kind[5:-1]
+        return isinstance(value, (list, tuple)) and len(value) > 0 and all(_kind_ok(inner, v) for v in value)
+    raise ValueError(f"unknown parameter kind {kind!r}")
+
+
+_EXAMPLES = {
+    "int": "10",
+    "float": "0.001",
+    "str": '"text"',
+    "bool": "True",
+    "list[int]": "[2, 4, 8]",
+    "list[float]": "[0.1, 0.5]",
+}
+
+
+def check_value(where: str, name: str, param: Param, value: Any) -> Any:
+    """Return ``value`` (lists as lists, ints widened to float for float params) or raise."""
+    if not _kind_ok(param.kind, value):
+        hint = ""
+        if isinstance(value, str) and param.kind != "str":
+            hint = " (it is a string: pass it unquoted, e.g. YAML reads 1e-3 as text; write 0.001)"
+        raise ParameterError(
+            f"{where}: parameter '{name}' must be {param.kind}, got {value!r} ({type(value).__name__}){hint}; "
+            f"fix: give e.g. {name}={_EXAMPLES[param.kind]}"
+        )
+    items = list(value) if param.kind.startswith("list[") else [value]
+    for item in items:
+        if param.minimum is not None and item < param.minimum:
+            raise ParameterError(
+                f"{where}: parameter '{name}' = {value!r} is below the minimum {param.minimum}; "
+                f"fix: use a value >= {param.minimum}"
+            )
+        if param.maximum is not None and item > param.maximum:
+            raise ParameterError(
+                f"{where}: parameter '{name}' = {value!r} is above the maximum {param.maximum}; "
+                f"fix: use a value <= {param.maximum}"
+            )
+    if param.choices and value not in param.choices:
+        raise ParameterError(f"{where}: parameter '{name}' = {value!r} is not one of {list(param.choices)}")
+    if param.kind == "float":
+        return float(value)
+    if param.kind.startswith("list["):
+        return [float(v) if param.kind == "list[float]" else v for v in value]
+    return value
+
+
+def spec_for(notebook_id: str) -> dict[str, Param]:
+    try:
+        return SPECS[notebook_id]
+    except KeyError:
+        raise ParameterError(f"no parameter spec for notebook '{notebook_id}'; fix: add it to lib/params.py SPECS") from None
+
+
+def check_common(where: str, profile: Any, device: Any) -> None:
+    if profile not in PROFILES:
+        raise ParameterError(
+            f"{where}: parameter 'profile' = {profile!r} is not one of {list(PROFILES)}; fix: profile=\"quick\" for a draft"
+        )
+    if not isinstance(device, str) or not device:
+        raise ParameterError(f'{where}: parameter \'device\' must be a string such as "auto", "cpu" or "cuda", got {device!r}')
+
+
+def check_overrides(notebook_id: str, overrides: dict[str, Any]) -> None:
+    """Reject unknown names and wrong values before a notebook is started."""
+    spec = spec_for(notebook_id)
+    for name, value in overrides.items():
+        if name in COMMON:
+            continue
+        if name not in spec:
+            known = ", ".join(sorted([*COMMON, *spec])) or "profile, device"
+            raise ParameterError(f"{notebook_id}: unknown parameter '{name}'; fix: use one of {known}")
+        if value is not None:
+            check_value(notebook_id, name, spec[name], value)
+    check_common(notebook_id, overrides.get("profile", "full"), overrides.get("device", "auto"))
+
+
+class Resolved(SimpleNamespace):
+    """Resolved parameters: attribute access (``cfg.latent_dim``) plus ``as_dict()``."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{k} = {v!r}" for k, v in vars(self).items())
+
+
+def resolve(notebook_id: str, namespace: dict[str, Any]) -> Resolved:
+    """Read the spec's names from ``namespace`` (the notebook's globals), fill ``None``
+    from the profile, validate everything, and return the resolved values."""
+    spec = spec_for(notebook_id)
+    profile = namespace.get("profile", "full")
+    device = namespace.get("device", "auto")
+    check_common(notebook_id, profile, device)
+    values: dict[str, Any] = {"profile": profile, "device": device}
+    for name, param in spec.items():
+        if name not in namespace:
+            raise ParameterError(f"{notebook_id}: the parameters cell does not define '{name}'; fix: add `{name} = None` to it")
+        raw = namespace[name]
+        value = param.value_for(profile) if raw is None else raw
+        values[name] = check_value(notebook_id, name, param, value)
+    return Resolved(**values)

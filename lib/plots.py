@@ -1,0 +1,110 @@
+"""Plotting helpers.  Every figure gets a title, axis labels and units; images are
+shown on a fixed [0, 1] grey scale so panels are comparable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg") if matplotlib.get_backend().lower() == "agg" else None
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+# PNG (not SVG) figures at a resolution that prints well; a consistent look everywhere.
+plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
+try:  # the notebooks' inline backend: PNG only (SVG drops in the LaTeX build)
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    set_matplotlib_formats("png")
+except ImportError:  # pragma: no cover - only outside Jupyter
+    pass
+
+
+def _img(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    arr = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    return arr.reshape(arr.shape[-2], arr.shape[-1])
+
+
+def image_rows(
+    rows: Sequence[Sequence[torch.Tensor]],
+    row_labels: Sequence[str],
+    title: str,
+    column_labels: Sequence[str] | None = None,
+    xlabel: str = "",
+    cell_inches: float = 0.75,
+) -> plt.Figure:
+    """A grid of grey images (pixel intensity in [0, 1]), one labelled row per sequence."""
+    num_rows, num_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(
+        num_rows, num_cols, figsize=(cell_inches * num_cols + 1.2, cell_inches * num_rows + 0.6), squeeze=False
+    )
+    for r, row in enumerate(rows):
+        for c in range(num_cols):
+            ax = axes[r][c]
+            ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+            if c < len(row):
+                ax.imshow(_img(row[c]), cmap="gray", vmin=0.0, vmax=1.0)
+            else:
+                ax.axis("off")
+            if c == 0:
+                ax.set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=8)
+            if column_labels is not None and r == num_rows - 1 and c < len(column_labels):
+                ax.set_xlabel(column_labels[c], fontsize=7)
+    fig.suptitle(title + ("\n" + xlabel if xlabel else ""), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def curves(
+    series: dict[str, Sequence[float]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logy: bool = False,
+    x: Sequence[float] | None = None,
+    ax: plt.Axes | None = None,
+    styles: dict[str, str] | None = None,
+) -> plt.Axes:
+    """Line plot of named series against epoch (or ``x``)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.4))
+    for label, values in series.items():
+        xs = list(x) if x is not None else list(range(1, len(values) + 1))
+        ax.plot(xs, list(values), (styles or {}).get(label, "-o"), label=label, markersize=3)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def heatmap(matrix: np.ndarray, title: str, ax: plt.Axes, label: str = "Pearson r (unitless)", vmin=-1.0, vmax=1.0):
+    """Correlation-style heatmap; NaN cells (undefined r) are drawn grey."""
+    cmap = matplotlib.colormaps["RdBu_r"].copy()
+    cmap.set_bad("lightgrey")
+    im = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=vmin, vmax=vmax)
+    ax.set(title=title, xlabel="latent coordinate j", ylabel="latent coordinate i")
+    ax.grid(False)
+    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=label)
+    return im
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence], caption: str) -> str:
+    """A Markdown table (rendered by Jupyter and by pandoc in the PDF) with a caption line."""
+
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 1e-3 and v != 0 else f"{v:.4f}"
+        return str(v)
+
+    lines = [f"**{caption}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def show_table(headers: Sequence[str], rows: Sequence[Sequence], caption: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(markdown_table(headers, rows, caption)))
