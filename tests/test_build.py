@@ -1,0 +1,139 @@
+"""End to end: the smoke profile builds every PDF; rebuilding reuses; failures lose nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+
+from lib import build, params, paths
+
+
+def run_build(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lib.build", *args],
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=1800,
+    )
+
+
+def pdf_text(pdf) -> str:
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext not found; fix: install poppler-utils (make tex does)")
+    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def squash(text: str) -> str:
+    """Compare headings independent of line breaks, hyphenation and spacing."""
+    return re.sub(r"[\s\-]+", "", text)
+
+
+def question_headings(notebook_id: str) -> list[str]:
+    """The notebook's title (H1) and its question headings (H2 starting with Question/Problem/Bonus)."""
+    nb = nbformat.read(paths.NOTEBOOK_DIR / f"{notebook_id}.ipynb", as_version=4)
+    headings = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("# ") or re.match(r"## (Question|Problem|Bonus)", line):
+                headings.append(line.lstrip("#").strip())
+    return headings
+
+
+@pytest.fixture(scope="module")
+def smoke_build(bundle_dirs):
+    env = {
+        "BUNDLE_DATA_DIR": bundle_dirs["data"],
+        "BUNDLE_CACHE_DIR": bundle_dirs["cache"],
+        "BUNDLE_REPORT_DIR": bundle_dirs["report"],
+        "BUNDLE_OFFLINE": "1",
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    from tests.conftest import mnist_source
+
+    os.environ["MNIST_DIR"] = str(mnist_source())
+    start = time.perf_counter()
+    result = run_build("report", "--profile", "smoke")
+    yield result, time.perf_counter() - start
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def test_smoke_build_writes_every_pdf_with_every_heading(smoke_build, bundle_dirs):
+    result, seconds = smoke_build
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    for assignment, spec in build.ASSIGNMENTS.items():
+        pdf = bundle_dirs["report"] / f"{assignment}.pdf"
+        assert pdf.is_file() and pdf.stat().st_size > 20_000
+        text = squash(pdf_text(pdf))
+        for name in spec.notebooks:
+            for heading in question_headings(f"{assignment}/{name}"):
+                plain = re.sub(r"\$[^$]*\$", "", heading)  # math renders differently; compare the words
+                assert squash(plain) in text, f"{assignment}.pdf lacks the heading '{heading}'"
+            metrics = bundle_dirs["report"] / assignment / "metrics" / f"{name}.json"
+            assert json.loads(metrics.read_text())  # every notebook reported its numbers
+    print(f"smoke build took {seconds:.0f} s")
+
+
+def test_pdf_hides_code_and_parameter_cells(smoke_build, bundle_dirs):
+    text = pdf_text(bundle_dirs["report"] / "nn4i_ex2.pdf")
+    assert "resolve(" not in text and "profile = " not in text and "import " not in text
+
+
+def test_rebuild_reuses_everything(smoke_build, bundle_dirs):
+    start = time.perf_counter()
+    result = run_build("report", "--profile", "smoke")
+    assert result.returncode == 0, result.stderr[-2000:]
+    times = json.loads((bundle_dirs["report"] / "build-times.json").read_text())
+    assert {n["status"] for n in times["notebooks"]} == {"reused"}
+    assert time.perf_counter() - start < 120
+
+
+def test_bad_parameter_stops_before_running_and_keeps_pdf(smoke_build, bundle_dirs):
+    pdf = bundle_dirs["report"] / "nn4i_ex2.pdf"
+    before = pdf.read_bytes()
+    result = run_build("report", "--profile", "smoke", "--set", "nn4i_ex2/q1_autoencoding:latent_dims=[0]")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "latent_dims" in result.stderr
+    assert pdf.read_bytes() == before
+
+
+def test_failing_notebook_names_the_cell_and_keeps_previous_output(tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    (notebooks / "tst").mkdir(parents=True)
+    cells = [
+        nbformat.v4.new_markdown_cell("# Boom"),
+        nbformat.v4.new_code_cell('profile = "full"\ndevice = "auto"'),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("1 / 0"),
+    ]
+    cells[1].metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook(
+        cells=cells,
+        metadata={"kernelspec": {"name": build.KERNEL_NAME, "language": "python", "display_name": "Python (mnist-bundle)"}},
+    )
+    nbformat.write(nb, notebooks / "tst" / "boom.ipynb")
+    monkeypatch.setattr(paths, "NOTEBOOK_DIR", notebooks)
+    monkeypatch.setitem(params.SPECS, "tst/boom", {})
+    previous = paths.report_dir() / "tst" / "boom.ipynb"
+    previous.parent.mkdir(parents=True, exist_ok=True)
+    previous.write_text("previous good run")
+    with pytest.raises(build.BuildError, match=r"boom.ipynb failed in cell \d+: ZeroDivisionError") as info:
+        build.execute("tst/boom", "smoke", {})
+    assert "\n" not in str(info.value)
+    assert previous.read_text() == "previous good run"

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lib import cache, models, train
+from lib.utils import seed_everything
+
+
+def tiny_ae():
+    seed_everything(0)
+    return models.ConvAutoencoder(2, 1, base_channels=2, hidden_units=8)
+
+
+def tiny_fit(images, epochs=1):
+    def fit(model):
+        return train.fit_autoencoder(
+            model,
+            images,
+            images[:8],
+            num_epochs=epochs,
+            batch_size=8,
+            learning_rate=1e-2,
+            seed=0,
+            device=torch.device("cpu"),
+            name="tiny",
+        )
+
+    return fit
+
+
+IMAGES = torch.rand(32, 1, 32, 32)
+
+
+def test_second_call_is_a_cache_hit():
+    calls = []
+
+    def fit(model):
+        calls.append(1)
+        return tiny_fit(IMAGES)(model)
+
+    config = {"test": "hit"}
+    first, history = cache.load_or_train("tiny", config, tiny_ae, fit, torch.device("cpu"))
+    second, history2 = cache.load_or_train("tiny", config, tiny_ae, fit, torch.device("cpu"))
+    assert len(calls) == 1 and history == history2
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    entry = cache.entry_path("tiny", config)
+    assert entry.with_suffix(".json").exists()
+    torch.load(entry, weights_only=True)  # plain tensors and containers only
+
+
+def test_key_depends_on_config_and_code():
+    assert cache.cache_key("k", {"a": 1}) != cache.cache_key("k", {"a": 2})
+    assert cache.cache_key("k", {"a": 1}, code=(models.ConvEncoder,)) != cache.cache_key(
+        "k", {"a": 1}, code=(models.ConvDecoder,)
+    )
+    assert cache.cache_key("k", {"a": 1}) == cache.cache_key("k", {"a": 1})
+
+
+def test_corrupt_entry_is_retrained(capsys):
+    config = {"test": "corrupt"}
+    cache.load_or_train("tiny", config, tiny_ae, tiny_fit(IMAGES), torch.device("cpu"))
+    path = cache.entry_path("tiny", config)
+    path.write_bytes(path.read_bytes()[:100])  # truncated file
+    calls = []
+
+    def fit(model):
+        calls.append(1)
+        return tiny_fit(IMAGES)(model)
+
+    cache.load_or_train("tiny", config, tiny_ae, fit, torch.device("cpu"))
+    assert calls == [1] and "unreadable" in capsys.readouterr().out
+    torch.load(path, weights_only=True)
+
+
+def test_interrupted_training_leaves_no_entry():
+    config = {"test": "interrupt"}
+
+    def fit(model):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cache.load_or_train("tiny", config, tiny_ae, fit, torch.device("cpu"))
+    path = cache.entry_path("tiny", config)
+    assert not path.exists() and not list(path.parent.glob(".tmp-*"))
+
+
+def test_same_seed_same_losses():
+    first = tiny_fit(IMAGES, epochs=2)(tiny_ae())
+    second = tiny_fit(IMAGES, epochs=2)(tiny_ae())
+    assert first["train_mse"] == second["train_mse"] and first["test_mse"] == second["test_mse"]
+
+
+def test_nan_loss_stops_training_with_the_model_name():
+    model = tiny_ae()
+    with pytest.raises(train.TrainingError, match="tiny.*epoch 1"):
+        train.fit_autoencoder(
+            model,
+            torch.full_like(IMAGES, float("nan")),
+            IMAGES[:8],
+            num_epochs=1,
+            batch_size=8,
+            learning_rate=1e-2,
+            seed=0,
+            device=torch.device("cpu"),
+            name="tiny",
+        )
+
+
+def test_chance_accuracy_is_flagged(capsys):
+    assert train.warn_if_chance(0.11, "head")
+    assert "WARNING: head is at chance level" in capsys.readouterr().out
+    assert not train.warn_if_chance(0.9, "head")
+
+
+def test_few_label_training_learns_a_separable_problem():
+    torch.manual_seed(0)
+    x = torch.randn(40, 4)
+    y = (x[:, 0] > 0).long()
+    model = torch.nn.Linear(4, 2)
+    losses = train.fit_few_labels(
+        model, x, y, num_steps=100, batch_size=40, learning_rate=0.1, seed=0, device=torch.device("cpu")
+    )
+    assert losses[-1] < losses[0] / 3
+    assert train.evaluate_accuracy(model, x, y, torch.device("cpu")) > 0.9
