@@ -36,6 +36,8 @@ from lib import params, paths
 
 KERNEL_NAME = "mnist-bundle"
 STRIPPED_TAGS = {"parameters", "injected-parameters", "remove-cell"}
+# Cells whose output (e.g. per-epoch training logs) stays in the executed notebook but not in the PDF.
+PDF_HIDDEN_OUTPUT_TAG = "pdf-hide-output"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,14 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the repository when it is inside it (shorter messages)."""
+    try:
+        return str(path.relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
+
+
 def lib_fingerprint() -> str:
     digest = hashlib.sha256()
     for path in sorted([*paths.LIB_DIR.glob("*.py"), *paths.TEMPLATE_DIR.glob("*")]):
@@ -132,7 +142,7 @@ def execute(notebook_id: str, profile: str, overrides: dict[str, Any], force: bo
     source, target, stamp = notebook_source(notebook_id), _executed_path(notebook_id), _stamp_path(notebook_id)
     key = _input_key(notebook_id, parameters)
     if not force and target.exists() and stamp.exists() and stamp.read_text().strip() == key:
-        print(f"build: {notebook_id}: inputs unchanged, reusing {target.relative_to(paths.report_dir().parent)}", flush=True)
+        print(f"build: {notebook_id}: inputs unchanged, reusing {_shown(target)}", flush=True)
         return NotebookRun(notebook_id, 0.0, "reused", *_cache_counts(notebook_id))
     target.parent.mkdir(parents=True, exist_ok=True)
     running = target.with_name(f".{target.stem}.running.ipynb")
@@ -154,14 +164,14 @@ def execute(notebook_id: str, profile: str, overrides: dict[str, Any], force: bo
         os.replace(running, failed)
         evalue = str(err.evalue).strip().splitlines()[-1] if str(err.evalue).strip() else ""
         raise BuildError(
-            f"notebook {source.relative_to(paths.ROOT)} failed in cell {err.exec_count}: {err.ename}: {evalue} "
+            f"notebook {_shown(source)} failed in cell {err.exec_count}: {err.ename}: {evalue} "
             f"(executed copy with the traceback: {failed}; previous outputs and PDF left untouched)"
         ) from None
     except Exception as err:  # kernel died, timeout, missing kernel: one line, nothing replaced
         if running.exists():
             running.unlink()
         raise BuildError(
-            f"notebook {source.relative_to(paths.ROOT)} could not be executed: {type(err).__name__}: "
+            f"notebook {_shown(source)} could not be executed: {type(err).__name__}: "
             f"{str(err).strip().splitlines()[-1] if str(err).strip() else ''} (previous outputs and PDF left untouched)"
         ) from None
     except BaseException:
@@ -230,6 +240,8 @@ def merge(assignment: str, profile: str) -> nbformat.NotebookNode:
                 continue
             cell = nbformat.from_dict(dict(cell))
             cell["id"] = f"{name}-{len(merged.cells)}"  # fresh, unique ids across notebooks
+            if PDF_HIDDEN_OUTPUT_TAG in cell.get("metadata", {}).get("tags", []):
+                cell["outputs"] = []
             merged.cells.append(cell)
     nbformat.validate(merged)
     return merged
@@ -244,7 +256,7 @@ def export_pdf(notebook: nbformat.NotebookNode, target: Path) -> None:
     config.TemplateExporter.exclude_input = True
     config.TemplateExporter.exclude_input_prompt = True
     config.TemplateExporter.exclude_output_prompt = True
-    exporter = LatexExporter(config=config, template_file=str(paths.TEMPLATE_DIR / "report.tex.j2"))
+    exporter = LatexExporter(config=config, template_file=str(paths.TEMPLATE_DIR / "bundle.tex.j2"))
     body, resources = exporter.from_notebook_node(
         notebook, resources={"metadata": {"name": target.stem, "path": notebook.metadata.get("path", ".")}}
     )

@@ -96,6 +96,7 @@ def load_or_train(
     train: Callable[[nn.Module], dict[str, Any]],
     device: torch.device,
     code: tuple[Any, ...] = (),
+    label: str | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Return ``(model, history)``: from the cache when an entry for (kind, config, code)
     exists, else ``build()`` + ``train(model)`` and store the result.  ``code`` lists the
@@ -115,7 +116,7 @@ def load_or_train(
                 print(f"cache: entry {path} does not fit the model ({err}); retraining it", flush=True)
             else:
                 _STATS["loaded"] += 1
-                print(f"cache: loaded {kind} {_short(config)}", flush=True)
+                print(f"cache: loaded {label or kind} ({path.stem[:8]})", flush=True)
                 return model.to(device), entry["history"]
     start = time.perf_counter()
     history = train(model.to(device))
@@ -124,9 +125,5 @@ def load_or_train(
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     _atomic_save({"state_dict": state, "history": history, "config": config, "kind": kind}, path)
     path.with_suffix(".json").write_text(json.dumps({"kind": kind, "config": config, "key": path.stem}, indent=2, sort_keys=True))
-    print(f"cache: trained and stored {kind} {_short(config)} in {time.perf_counter() - start:.1f} s", flush=True)
+    print(f"cache: trained {label or kind} in {time.perf_counter() - start:.1f} s, stored as {path.stem[:8]}", flush=True)
     return model, history
-
-
-def _short(config: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in config.items() if not isinstance(v, (list, dict)))

@@ -165,3 +165,25 @@ class DigitClassifier(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def layer_summary(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[str, str, str, int]]:
+    """(name, layer type, output shape, parameters) of every leaf layer, from one forward
+    pass of a zero batch: a compact architecture table for reports."""
+    rows: list[tuple[str, str, str, int]] = []
+    hooks = [
+        module.register_forward_hook(
+            lambda m, _inp, out, name=name: rows.append(
+                (name, type(m).__name__, "x".join(str(s) for s in out.shape[1:]), sum(p.numel() for p in m.parameters()))
+            )
+        )
+        for name, module in model.named_modules()
+        if not list(module.children())
+    ]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return rows

@@ -96,7 +96,7 @@ def autoencoder(recipe: AERecipe, device: torch.device, test_size: int = 10000) 
         )
 
     config = {**asdict(recipe), "test_size": test_size}
-    model, history = cache.load_or_train("conv_autoencoder", config, build, fit, device, code=AE_CODE)
+    model, history = cache.load_or_train("conv_autoencoder", config, build, fit, device, code=AE_CODE, label=recipe.label())
     return model.eval(), history
 
 
@@ -126,5 +126,5 @@ def judge(device: torch.device, num_epochs: int = 3, seed: int = 0, train_size: 
         )
 
     config = {"num_epochs": num_epochs, "seed": seed, "train_size": train_size}
-    model, _ = cache.load_or_train("judge", config, build, fit, device, code=JUDGE_CODE)
+    model, _ = cache.load_or_train("judge", config, build, fit, device, code=JUDGE_CODE, label="judge CNN")
     return model.eval()

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import unicodedata
 
 import nbformat
 import pytest
@@ -34,8 +35,8 @@ def pdf_text(pdf) -> str:
 
 
 def squash(text: str) -> str:
-    """Compare headings independent of line breaks, hyphenation and spacing."""
-    return re.sub(r"[\s\-]+", "", text)
+    """Compare headings independent of line breaks, hyphenation, spacing and ligatures."""
+    return re.sub(r"[\s\-]+", "", unicodedata.normalize("NFKC", text))
 
 
 def question_headings(notebook_id: str) -> list[str]:
@@ -92,7 +93,8 @@ def test_smoke_build_writes_every_pdf_with_every_heading(smoke_build, bundle_dir
 
 def test_pdf_hides_code_and_parameter_cells(smoke_build, bundle_dirs):
     text = pdf_text(bundle_dirs["report"] / "nn4i_ex2.pdf")
-    assert "resolve(" not in text and "profile = " not in text and "import " not in text
+    for code in ("cfg = resolve(", "from lib", 'profile = "full"', "write_metrics("):
+        assert code not in text, f"code cell source {code!r} leaked into the PDF"
 
 
 def test_rebuild_reuses_everything(smoke_build, bundle_dirs):
