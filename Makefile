@@ -9,7 +9,7 @@ TEX_PACKAGES := texlive-xetex texlive-fonts-recommended texlive-plain-generic pa
 ASSIGNMENT_FLAGS := $(foreach a,$(ASSIGNMENT),--assignment $(a))
 SET_FLAGS := $(foreach s,$(SET),--set $(s))
 
-.PHONY: help venv tex report notebook test lint format jupyter clean clean-cache
+.PHONY: help venv tex report submission notebook test lint format jupyter clean clean-cache
 
 help: ## list the targets
 	@echo "MNIST course-report bundle: make <target> [PROFILE=full|quick|smoke]"
@@ -35,6 +35,9 @@ tex: ## make sure xelatex, pandoc and pdftotext exist (installs them with apt-ge
 
 report: venv tex ## execute the notebooks and build report/<assignment>.pdf
 	$(PY) -m lib.build report --profile $(PROFILE) $(ASSIGNMENT_FLAGS) $(SET_FLAGS)
+
+submission: venv ## package the built reports for submission (dist/), identity from student.toml
+	$(PY) -m lib.submission
 
 notebook: venv ## execute one notebook: make notebook NB=nn4i_ex2/q1_autoencoding P='num_epochs=3'
 	@test -n "$(NB)" || { echo "error: NB is not set; fix: make notebook NB=nn4i_ex2/q1_autoencoding"; exit 1; }
