@@ -124,3 +124,29 @@ def test_few_label_training_learns_a_separable_problem():
     )
     assert losses[-1] < losses[0] / 3
     assert train.evaluate_accuracy(model, x, y, torch.device("cpu")) > 0.9
+
+
+def _load(tmp_path, name, source):
+    import importlib.util
+
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.f
+
+
+def test_fingerprint_ignores_formatting_and_docstrings_but_not_logic(tmp_path):
+    plain = _load(tmp_path, "plain", "def f(x):\n    return x + 1\n")
+    restyled = _load(tmp_path, "restyled", 'def f(x):\n    """Add one."""\n    return (x+1)  # comment\n')
+    changed = _load(tmp_path, "changed", "def f(x):\n    return x + 2\n")
+    assert cache._semantic_source(plain) == cache._semantic_source(restyled)
+    assert cache._semantic_source(plain) != cache._semantic_source(changed)
+
+
+def test_layer_summary_lists_every_leaf_layer():
+    model = models.ConvAutoencoder(4, 2, base_channels=2, hidden_units=8)
+    rows = models.layer_summary(model, (1, 32, 32))
+    assert rows[0][0] == "encoder.features.0" and rows[-1][1] == "Sigmoid" and rows[-1][2] == "1x32x32"
+    assert sum(r[3] for r in rows) == models.count_parameters(model)
