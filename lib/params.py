@@ -115,15 +115,15 @@ SPECS: dict[str, dict[str, Param]] = {
         num_encoded=Param("int", 10000, smoke=1000, minimum=100, maximum=10000),
     ),
     "nn4i_ex2/q4_transfer": _ae_recipe(
-        transfer_latent_dim=Param("int", 32, smoke=10, minimum=1, maximum=512, help="d of the pre-trained encoder"),
+        transfer_latent_dim=Param("int", 10, smoke=10, minimum=1, maximum=512, help="d of the pre-trained encoder"),
         num_labels=Param("int", 50, minimum=10, maximum=60000, help="labelled training images (balanced)"),
         num_draws=Param("int", 10, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
         label_counts=Param(
             "list[int]", [10, 20, 50, 100, 500, 1000], quick=[10, 50, 100, 1000], smoke=[10, 50], minimum=10, maximum=60000
         ),
-        curve_draws=Param("int", 3, smoke=1, minimum=1, maximum=100, help="draws per point of the accuracy-vs-N curve"),
-        classifier_steps=Param("int", 300, quick=200, smoke=10, minimum=1, help="optimizer steps on the labelled set"),
-        encoder_lr=Param("float", 1e-4, minimum=0.0, maximum=1.0, help="encoder learning rate when fine-tuning end to end"),
+        curve_draws=Param("int", 2, smoke=1, minimum=1, maximum=100, help="draws per point of the accuracy-vs-N curve"),
+        classifier_steps=Param("int", 600, quick=300, smoke=10, minimum=1, help="optimizer steps on the labelled set"),
+        encoder_lr=Param("float", 1e-3, minimum=0.0, maximum=1.0, help="encoder learning rate when fine-tuning end to end"),
         hidden_units=Param("int", 128, minimum=1, maximum=4096),
         classifier_lr=Param("float", 1e-3, minimum=1e-6, maximum=1.0),
         augment=Param("bool", True, help="random shifts/rotations of the few labelled images"),
