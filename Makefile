@@ -9,7 +9,7 @@ TEX_PACKAGES := texlive-xetex texlive-fonts-recommended texlive-plain-generic pa
 ASSIGNMENT_FLAGS := $(foreach a,$(ASSIGNMENT),--assignment $(a))
 SET_FLAGS := $(foreach s,$(SET),--set $(s))
 
-.PHONY: help venv tex report submission notebook test lint format jupyter clean clean-cache
+.PHONY: help venv tex report submission notebook test bench lint format jupyter clean clean-cache
 
 help: ## list the targets
 	@echo "MNIST course-report bundle: make <target> [PROFILE=full|quick|smoke]"
@@ -45,6 +45,9 @@ notebook: venv ## execute one notebook: make notebook NB=nn4i_ex2/q1_autoencodin
 
 test: venv tex ## unit tests + smoke build of every report
 	$(PY) -m pytest -q tests
+
+bench: venv ## time one AE epoch: lib's in-memory loop vs torchvision + DataLoader (3 alternations)
+	$(PY) -m lib.bench
 
 lint: venv ## ruff lint and format check
 	$(VENV)/bin/ruff check lib tests notebooks

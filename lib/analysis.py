@@ -85,3 +85,31 @@ def mean_std(values) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
     arr = np.asarray(values, dtype=np.float64)
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
+def principal_angles(basis_a: torch.Tensor, basis_b: torch.Tensor) -> torch.Tensor:
+    """Principal angles (radians, ascending) between the column spaces of two (D, k)
+    matrices: the arccos of the singular values of Q_a^T Q_b for orthonormal bases Q."""
+    qa, _ = torch.linalg.qr(basis_a.double())
+    qb, _ = torch.linalg.qr(basis_b.double())
+    cosines = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)
+    return torch.arccos(cosines).flip(0)
+
+
+def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = 5) -> tuple[float, np.ndarray]:
+    """Test accuracy of a k-nearest-neighbour classifier in code space (how well the code
+    separates the digits) and its confusion matrix."""
+    from sklearn.metrics import confusion_matrix
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(train_codes), np.asarray(train_labels))
+    predicted = knn.predict(np.asarray(test_codes))
+    return float((predicted == np.asarray(test_labels)).mean()), confusion_matrix(test_labels, predicted, labels=range(10))
+
+
+def most_confused_pairs(matrix: np.ndarray, top: int = 3) -> list[tuple[int, int, int]]:
+    """The ``top`` largest off-diagonal entries of a confusion matrix as (true, predicted, count)."""
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None)[::-1][:top]
+    return [(int(i), int(j), int(off[i, j])) for i, j in zip(*np.unravel_index(order, off.shape), strict=True)]

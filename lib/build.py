@@ -53,6 +53,16 @@ ASSIGNMENTS: dict[str, Assignment] = {
         subtitle="Auto-encoding, interpolation, decorrelation and transfer learning on MNIST",
         notebooks=("00_theory", "q1_autoencoding", "q2_interpolation", "q3_decorrelation", "q4_transfer"),
     ),
+    "idl_ex3": Assignment(
+        title="Intro to Deep Learning - Exercise 3",
+        subtitle="Transfer learning and GANs in the latent space of a denoising auto-encoder (MNIST)",
+        notebooks=("00_theory", "p1_transfer", "p2_latent_gan", "p3_interpolation", "p4_conditional_gan"),
+    ),
+    "cpsc663_ex2": Assignment(
+        title="AMTH/CPSC 663b - Exercise II",
+        subtitle="Backpropagation, a CNN, and fully-connected and convolutional auto-encoders on MNIST",
+        notebooks=("00_theory", "p4_cnn", "p5_autoencoders", "p6_conv_autoencoders", "99_bonus"),
+    ),
 }
 
 
@@ -311,6 +321,13 @@ def _print_table(runs: list[NotebookRun], pdf_seconds: dict[str, float], total: 
     print(f"{'total':40s} {total:8.1f}")
 
 
+def _write_notebook_atomically(notebook: nbformat.NotebookNode, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    nbformat.write(notebook, tmp)
+    os.replace(tmp, target)
+
+
 def report(assignments: list[str], profile: str, settings: dict[str, dict[str, Any]], force: bool = False) -> list[Path]:
     check_tools()
     for notebook_id in settings:
@@ -327,7 +344,9 @@ def report(assignments: list[str], profile: str, settings: dict[str, dict[str, A
             runs.append(execute(notebook_id, profile, settings.get(notebook_id, {}), force))
         pdf_start = time.perf_counter()
         target = paths.report_dir() / f"{assignment}.pdf"
-        export_pdf(merge(assignment, profile), target)
+        merged = merge(assignment, profile)
+        _write_notebook_atomically(merged, paths.report_dir() / f"{assignment}.ipynb")  # one notebook for graders
+        export_pdf(merged, target)
         pdf_seconds[assignment] = time.perf_counter() - pdf_start
         print(f"build: wrote {target}", flush=True)
         pdfs.append(target)

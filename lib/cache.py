@@ -27,11 +27,12 @@ from torch import nn
 
 from lib import paths
 
-_STATS = {"loaded": 0, "trained": 0, "train_seconds": 0.0}
+_STATS = {"loaded": 0, "trained": 0}
 
 
-def stats() -> dict[str, float]:
-    """How many models this process loaded from / added to the cache."""
+def stats() -> dict[str, int]:
+    """How many models this process loaded from / added to the cache (counts only, so
+    metrics files that record them stay identical between identical builds)."""
     return dict(_STATS)
 
 
@@ -121,9 +122,19 @@ def load_or_train(
     start = time.perf_counter()
     history = train(model.to(device))
     _STATS["trained"] += 1
-    _STATS["train_seconds"] += time.perf_counter() - start
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     _atomic_save({"state_dict": state, "history": history, "config": config, "kind": kind}, path)
     path.with_suffix(".json").write_text(json.dumps({"kind": kind, "config": config, "key": path.stem}, indent=2, sort_keys=True))
     print(f"cache: trained {label or kind} in {time.perf_counter() - start:.1f} s, stored as {path.stem[:8]}", flush=True)
     return model, history
+
+
+def export_state_dict(model: nn.Module, target: Path) -> Path:
+    """Write ``model``'s weights (a plain state dict, loadable with ``weights_only=True``)
+    atomically to ``target``, e.g. a model file a course asks students to hand in."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = target.with_name(target.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, target)
+    return target

@@ -38,3 +38,8 @@ def report_dir() -> Path:
 
 def metrics_path(assignment: str, notebook: str) -> Path:
     return report_dir() / assignment / "metrics" / f"{notebook}.json"
+
+
+def exported_models_dir(assignment: str) -> Path:
+    """Trained models a course asks to hand in (``mnist_ae.pt`` ...), written by the notebooks."""
+    return report_dir() / assignment / "models"

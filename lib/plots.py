@@ -106,3 +106,51 @@ def show_table(headers: Sequence[str], rows: Sequence[Sequence], caption: str) -
     from IPython.display import Markdown, display
 
     display(Markdown(markdown_table(headers, rows, caption)))
+
+
+def filter_grid(weights: torch.Tensor, title: str, num_cols: int = 8) -> plt.Figure:
+    """First-layer convolution filters (out, 1, k, k) as images on one shared, symmetric
+    colour scale (red positive, blue negative weights) with a colour bar."""
+    kernels = weights.detach().cpu()[:, 0].numpy()
+    num_rows = int(np.ceil(len(kernels) / num_cols))
+    limit = float(np.abs(kernels).max())
+    fig, axes = plt.subplots(num_rows, num_cols, figsize=(1.0 * num_cols + 1.0, 1.0 * num_rows + 0.6), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        if i < len(kernels):
+            im = ax.imshow(kernels[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(f"filter {i}", fontsize=7)
+        else:
+            ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.colorbar(im, ax=axes, fraction=0.02, pad=0.02, label="weight value (unitless)")
+    return fig
+
+
+def confusion(matrix: np.ndarray, title: str, ax: plt.Axes | None = None) -> plt.Axes:
+    """Confusion matrix (rows: true digit, columns: predicted digit) with counts in each cell;
+    the colour scale is logarithmic so the few off-diagonal errors remain visible."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.6, 4.8))
+    im = ax.imshow(matrix + 1, cmap="Blues", norm=matplotlib.colors.LogNorm())
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=6, color="white" if i == j else "black")
+    ax.set(title=title, xlabel="predicted digit", ylabel="true digit", xticks=range(10), yticks=range(10))
+    ax.grid(False)
+    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="test images (count + 1, log scale)")
+    return ax
+
+
+def embedding_scatter(codes: np.ndarray, labels: np.ndarray, title: str, ax: plt.Axes | None = None) -> plt.Axes:
+    """2-D codes coloured by digit, with each digit's median code marked by its label."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.2, 4.4))
+    cmap = matplotlib.colormaps["tab10"]
+    for digit in range(10):
+        points = codes[labels == digit]
+        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5, color=cmap(digit), label=str(digit), rasterized=True)
+        centre = np.median(points, axis=0)
+        ax.text(*centre, str(digit), fontsize=11, weight="bold", ha="center", va="center", color="black")
+    ax.set(title=title, xlabel="code coordinate $z_1$ (unitless)", ylabel="code coordinate $z_2$ (unitless)")
+    ax.legend(markerscale=4, fontsize=6, title="digit", title_fontsize=7, loc="best", ncol=2)
+    return ax

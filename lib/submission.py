@@ -3,14 +3,23 @@
     python -m lib.submission [nn4i_ex2 ...]
 
 ``nn4i_ex2``: ``dist/nn4i_ex2/ex2_<ID>.zip`` holding ``ex2.pdf``, the code (``lib/`` and the
-executed notebooks) and a README with the student's name, ID and CSE username, all taken
-from ``student.toml``.  Placeholder identity values still build, with a warning.
+executed notebooks) and a README with the student's name, ID and CSE username.
+
+``cpsc663_ex2``: the folder ``dist/cpsc663_ex2/`` with every file at its top level, as
+Gradescope wants them: ``452_<lastname><initials>_assignment2.pdf``, ``prob4_CNN.py``,
+``prob5_AE.py``, ``prob6_CAE.py``, the trained ``mnist_ae.pt``, ``mnist_cae.pt``,
+``mnist-cae-skip.pt`` (plus the two denoising models), the executed notebooks merged into
+``<lastname><initials>_assignment2.ipynb``, and ``lib/`` which the scripts import.
+
+Identity values come from ``student.toml``; placeholders still build, with a warning.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -74,7 +83,90 @@ def nn4i_ex2() -> Path:
     return target
 
 
-PACKAGERS = {"nn4i_ex2": nn4i_ex2}
+CPSC663_MODELS = ("mnist_ae.pt", "mnist_cae.pt", "mnist-cae-skip.pt", "mnist_cae_denoising.pt", "mnist-cae-skip_denoising.pt")
+CPSC663_SCRIPTS = ("prob4_CNN.py", "prob5_AE.py", "prob6_CAE.py")
+
+
+def _copy_lib(target: Path) -> None:
+    shutil.copytree(paths.LIB_DIR, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+def _swap_in_folder(target: Path, fill) -> Path:
+    """Build ``target`` in a temporary sibling folder with ``fill(folder)``, then swap it in:
+    a failure leaves the previous folder intact."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        fill(staging)
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def cpsc663_ex2() -> Path:
+    """``dist/cpsc663_ex2/`` with every file at the top level."""
+    who = _identity(("last_name", "initials"))
+    handle = re.sub(r"[^a-z0-9]", "", (who["last_name"] + who["initials"]).lower())
+    pdf = _require_pdf("cpsc663_ex2")
+    merged = paths.report_dir() / "cpsc663_ex2.ipynb"
+    model_dir = paths.exported_models_dir("cpsc663_ex2")
+    missing = [name for name in CPSC663_MODELS if not (model_dir / name).is_file()]
+    if missing or not merged.is_file():
+        raise build.BuildError(f"{model_dir} lacks {', '.join(missing) or merged.name}; fix: run `make report` first")
+
+    def fill(folder: Path) -> None:
+        shutil.copy2(pdf, folder / f"452_{handle}_assignment2.pdf")
+        shutil.copy2(merged, folder / f"{handle}_assignment2.ipynb")
+        for name in CPSC663_SCRIPTS:
+            shutil.copy2(paths.LIB_DIR / "scripts" / name, folder / name)
+        for name in CPSC663_MODELS:
+            shutil.copy2(model_dir / name, folder / name)
+        _copy_lib(folder / "lib")
+
+    return _swap_in_folder(dist_dir() / "cpsc663_ex2", fill)
+
+
+def idl_ex3() -> Path:
+    """``dist/idl_ex3/``: the PDF, the executed notebooks, the saved generators (with the
+    decoder they need) and ``lib/``, plus a README saying how to sample from them."""
+    who = _identity(("name",))
+    pdf = _require_pdf("idl_ex3")
+    model_dir = paths.exported_models_dir("idl_ex3")
+    saved = sorted(model_dir.glob("*.pt")) if model_dir.is_dir() else []
+    if not saved:
+        raise build.BuildError(f"{model_dir} holds no saved models; fix: run `make report` first")
+    readme = (
+        f"Intro to Deep Learning, Exercise 3 - {who['name']}\n\n"
+        "idl_ex3.pdf: the report (theory and practical parts).\n"
+        "notebooks/: the executed notebooks, in report order.\n"
+        "models/: the trained generators and the auto-encoder decoder they need; load them with\n"
+        "  from lib.gan import load_sampler; sample = load_sampler('models/<file>.pt'); images = sample(16)\n"
+        "lib/: the code the notebooks call.\n"
+    )
+
+    def fill(folder: Path) -> None:
+        shutil.copy2(pdf, folder / "idl_ex3.pdf")
+        (folder / "README.txt").write_text(readme)
+        (folder / "notebooks").mkdir()
+        for i, name in enumerate(build.ASSIGNMENTS["idl_ex3"].notebooks):
+            executed = paths.report_dir() / "idl_ex3" / f"{name}.ipynb"
+            shutil.copy2(
+                executed if executed.exists() else paths.NOTEBOOK_DIR / "idl_ex3" / f"{name}.ipynb",
+                folder / "notebooks" / f"{i}_{name}.ipynb",
+            )
+        shutil.copytree(model_dir, folder / "models")
+        _copy_lib(folder / "lib")
+
+    return _swap_in_folder(dist_dir() / "idl_ex3", fill)
+
+
+PACKAGERS = {"nn4i_ex2": nn4i_ex2, "cpsc663_ex2": cpsc663_ex2, "idl_ex3": idl_ex3}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,13 +180,14 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    try:
-        for assignment in args.assignment or list(PACKAGERS):
+    failed = 0
+    for assignment in args.assignment or list(PACKAGERS):  # one missing report does not block the others
+        try:
             print(f"submission: wrote {PACKAGERS[assignment]()}")
-    except build.BuildError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+        except build.BuildError as err:
+            print(f"error: {assignment}: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -30,8 +30,13 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 def configure_threads() -> int:
-    """Use every core for intra-op parallelism (torch defaults can under-use small machines)."""
+    """Use every core for intra-op parallelism (torch defaults can under-use small machines).
+
+    ``BUNDLE_THREADS`` overrides the count, e.g. ``1`` when two jobs share the machine
+    (two jobs each using every core run several times slower than one after the other).
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = max(1, int(cores or 1))
+    cores = int(os.environ.get("BUNDLE_THREADS") or cores or 1)
+    cores = max(1, cores)
     torch.set_num_threads(cores)
     return cores

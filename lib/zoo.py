@@ -77,7 +77,9 @@ def autoencoder(recipe: AERecipe, device: torch.device, test_size: int = 10000) 
 
     def build():
         seed_everything(recipe.seed)  # same seed -> same initial weights
-        return models.ConvAutoencoder(recipe.latent_dim, recipe.num_conv_layers, recipe.base_channels, recipe.hidden_units)
+        model = models.ConvAutoencoder(recipe.latent_dim, recipe.num_conv_layers, recipe.base_channels, recipe.hidden_units)
+        # channels-last: the faster memory layout for these CPU convolutions (measured 1.25x per step)
+        return model.to(memory_format=torch.channels_last)
 
     def fit(model):
         train_x, _ = mnist_images("train", recipe.train_size)
@@ -100,13 +102,22 @@ def autoencoder(recipe: AERecipe, device: torch.device, test_size: int = 10000) 
     return model.eval(), history
 
 
-def judge(device: torch.device, num_epochs: int = 3, seed: int = 0, train_size: int = 60000) -> models.DigitClassifier:
+def judge(
+    device: torch.device, num_epochs: int = 5, seed: int = 0, train_size: int = 60000, augment: bool = True
+) -> models.DigitClassifier:
     """The small CNN digit classifier used only to measure images (trained on the first
-    ``train_size`` training images of the fixed shuffle, cached)."""
+    ``train_size`` training images of the fixed shuffle, cached).
+
+    ``augment`` applies random shifts (up to 2 px), rotations (up to 10 degrees) and zoom
+    (0.9-1.1) to every training batch: with 5 epochs this lifts the test accuracy above 99%
+    (98.97% after 3 epochs without it).  The convolutions run channels-last (faster on CPU,
+    same weights).
+    """
+    augmentation = {"max_shift": 2.0, "max_degrees": 10.0} if augment else None
 
     def build():
         seed_everything(seed)
-        return models.DigitClassifier()
+        return models.DigitClassifier().to(memory_format=torch.channels_last)
 
     def fit(model):
         train_x, train_y = mnist_images("train", train_size, pad=0)
@@ -123,8 +134,310 @@ def judge(device: torch.device, num_epochs: int = 3, seed: int = 0, train_size: 
             name="judge CNN",
             test_images=test_x,
             test_labels=test_y,
+            augment=(lambda images, gen: data.random_affine(images, gen, **augmentation)) if augmentation else None,
         )
 
-    config = {"num_epochs": num_epochs, "seed": seed, "train_size": train_size}
-    model, _ = cache.load_or_train("judge", config, build, fit, device, code=JUDGE_CODE, label="judge CNN")
+    config = {"num_epochs": num_epochs, "seed": seed, "train_size": train_size, "augmentation": augmentation}
+    code = (*JUDGE_CODE, data.random_affine) if augmentation else JUDGE_CODE
+    model, _ = cache.load_or_train("judge", config, build, fit, device, code=code, label="judge CNN")
     return model.eval()
+
+
+# --- AMTH/CPSC 663 Exercise II: 28x28 models trained as the course prescribes -----------
+
+FILTER_CNN_CODE = (models.FilterCNN, train.fit_classifier, train.train_epoch, train.evaluate_accuracy, *_DATA_CODE)
+PLAIN_AE_CODE = (
+    models.MLPEncoder,
+    models.MLPDecoder,
+    models.MLPAutoencoder,
+    models.LinearAutoencoder,
+    models.SmallConvEncoder,
+    models.SmallConvDecoder,
+    models.SmallConvAutoencoder,
+    train.fit_reconstruction,
+    train.train_epoch,
+    train.predict,
+    *_DATA_CODE,
+)
+PLAIN_AE_KINDS = ("mlp", "linear", "conv", "conv_skip")
+
+
+def filter_cnn(
+    device: torch.device,
+    *,
+    seed: int,
+    num_epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    num_filters: int = 40,
+    train_size: int = 60000,
+) -> tuple[models.FilterCNN, dict]:
+    """The Problem-4 CNN trained on the first ``train_size`` training images (cached)."""
+
+    def build():
+        seed_everything(seed)
+        # channels-last is the faster memory layout for CPU convolutions (about 1.3x here)
+        return models.FilterCNN(num_filters).to(memory_format=torch.channels_last)
+
+    def fit(model):
+        train_x, train_y = mnist_images("train", train_size, pad=0)
+        test_x, test_y = mnist_images("test", pad=0)
+        return train.fit_classifier(
+            model,
+            train_x,
+            train_y,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
+            device=device,
+            name=f"CNN {num_filters} filters seed={seed}",
+            test_images=test_x,
+            test_labels=test_y,
+        )
+
+    config = {
+        "seed": seed,
+        "num_epochs": num_epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "num_filters": num_filters,
+        "train_size": train_size,
+    }
+    model, history = cache.load_or_train("filter_cnn", config, build, fit, device, code=FILTER_CNN_CODE, label=f"CNN seed={seed}")
+    return model.eval(), history
+
+
+def plain_autoencoder(
+    kind: str,
+    device: torch.device,
+    *,
+    latent_dim: int,
+    seed: int,
+    num_epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    noise_std: float = 0.0,
+    hidden: tuple[int, ...] = (512, 256, 128),
+    train_size: int = 60000,
+    test_size: int = 10000,
+) -> tuple[torch.nn.Module, dict]:
+    """A 28x28 auto-encoder of the CPSC 663 exercise (cached), trained with Adam at a
+    constant learning rate on per-pixel MSE.  ``kind``: ``mlp`` (Problem 5.4, ``hidden``
+    sizes), ``linear`` (5.3), ``conv`` (6.1) or ``conv_skip`` (6.2);  ``noise_std > 0``
+    makes it a denoising auto-encoder (6.3)."""
+    if kind not in PLAIN_AE_KINDS:
+        raise ValueError(f"unknown auto-encoder kind {kind!r}; fix: use one of {PLAIN_AE_KINDS}")
+
+    def build():
+        seed_everything(seed)
+        if kind == "mlp":
+            return models.MLPAutoencoder(latent_dim, tuple(hidden))
+        if kind == "linear":
+            return models.LinearAutoencoder(latent_dim)
+        return models.SmallConvAutoencoder(latent_dim, skip=kind == "conv_skip").to(memory_format=torch.channels_last)
+
+    label = f"{kind} AE d={latent_dim}" + (f" noise={noise_std}" if noise_std else "")
+
+    def fit(model):
+        train_x, _ = mnist_images("train", train_size, pad=0)
+        test_x, _ = mnist_images("test", test_size, pad=0)
+        return train.fit_reconstruction(
+            model,
+            train_x,
+            test_x,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
+            device=device,
+            name=label,
+            noise_std=noise_std,
+        )
+
+    config = {
+        "kind": kind,
+        "latent_dim": latent_dim,
+        "seed": seed,
+        "num_epochs": num_epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "noise_std": noise_std,
+        "hidden": list(hidden) if kind == "mlp" else [],
+        "train_size": train_size,
+        "test_size": test_size,
+    }
+    model, history = cache.load_or_train("plain_autoencoder", config, build, fit, device, code=PLAIN_AE_CODE, label=label)
+    return model.eval(), history
+
+
+# --- idl_ex3: the course's denoising auto-encoder and GANs in its latent space ---
+
+
+@dataclass(frozen=True)
+class CourseAERecipe:
+    """Everything that determines the trained course auto-encoder of idl_ex3."""
+
+    latent_dim: int = 64
+    num_epochs: int = 4
+    train_size: int = 60000
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    noise_std: float = 0.35
+    seed: int = 0
+
+    def label(self) -> str:
+        return f"course denoising AE d={self.latent_dim} seed={self.seed}"
+
+
+COURSE_AE_CODE = (
+    models.CourseEncoder,
+    models.CourseDecoder,
+    models.CourseAutoencoder,
+    train.fit_denoising_autoencoder,
+    train.train_epoch,
+    train.predict,
+    train.reconstruction_loss,
+    *_DATA_CODE,
+)
+
+
+def course_autoencoder(
+    recipe: CourseAERecipe, device: torch.device, test_size: int = 10000
+) -> tuple[models.CourseAutoencoder, dict]:
+    """The course's denoising auto-encoder (:class:`~lib.models.CourseAutoencoder`), trained
+    once with binary cross-entropy on noisy inputs (cached), and its training history."""
+
+    def build():
+        seed_everything(recipe.seed)
+        return models.CourseAutoencoder(recipe.latent_dim)
+
+    def fit(model):
+        train_x, _ = mnist_images("train", recipe.train_size)
+        test_x, _ = mnist_images("test", test_size)
+        return train.fit_denoising_autoencoder(
+            model,
+            train_x,
+            test_x,
+            num_epochs=recipe.num_epochs,
+            batch_size=recipe.batch_size,
+            learning_rate=recipe.learning_rate,
+            seed=recipe.seed,
+            device=device,
+            name=recipe.label(),
+            noise_std=recipe.noise_std,
+        )
+
+    config = {**asdict(recipe), "test_size": test_size}
+    model, history = cache.load_or_train(
+        "course_autoencoder", config, build, fit, device, code=COURSE_AE_CODE, label=recipe.label()
+    )
+    return model.eval(), history
+
+
+@dataclass(frozen=True)
+class GANRecipe:
+    """Everything that determines a trained latent GAN (besides its auto-encoder)."""
+
+    hidden_units: tuple[int, ...] = (256, 256)
+    output: str = "linear"  # generator's last layer: "linear" or "range" (tanh scaled to the codes' range)
+    conditional: bool = False
+    disc_hidden_units: tuple[int, ...] = (256, 256)
+    noise_dim: int = 32
+    num_epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 2e-4
+    aux_weight: float = 1.0  # conditional only: weight of the auxiliary classification loss
+    mismatch_weight: float = 0.0  # conditional only: weight of D's real-code / wrong-label loss
+    seed: int = 0
+
+    def label(self) -> str:
+        kind = "conditional GAN" if self.conditional else "latent GAN"
+        return f"{kind} G{list(self.hidden_units)} {self.output} seed={self.seed}"
+
+
+def gan_code() -> tuple:
+    from lib import gan
+
+    return (gan.mlp, gan._CodeStatistics, gan.LatentGenerator, gan.LatentDiscriminator, gan.GANPair, gan.fit_gan, *COURSE_AE_CODE)
+
+
+def latent_gan(recipe: GANRecipe, ae_recipe: CourseAERecipe, device: torch.device, test_size: int = 10000):
+    """A GAN trained (once, cached) on the codes that the course auto-encoder of
+    ``ae_recipe`` gives its training images; returns ``(GANPair, history)``.  A conditional
+    recipe also uses the training labels."""
+    from lib import gan
+
+    def build():
+        seed_everything(recipe.seed)
+        num_classes = 10 if recipe.conditional else 0
+        generator = gan.LatentGenerator(recipe.noise_dim, ae_recipe.latent_dim, recipe.hidden_units, recipe.output, num_classes)
+        discriminator = gan.LatentDiscriminator(ae_recipe.latent_dim, recipe.disc_hidden_units, num_classes)
+        return gan.GANPair(generator, discriminator)
+
+    def fit(pair):
+        autoencoder, _ = course_autoencoder(ae_recipe, device, test_size)
+        train_x, train_y = mnist_images("train", ae_recipe.train_size)
+        codes = train.predict(autoencoder.encoder, train_x, device)  # (N, latent_dim), frozen encoder
+        return gan.fit_gan(
+            pair,
+            codes,
+            train_y if recipe.conditional else None,
+            num_epochs=recipe.num_epochs,
+            batch_size=recipe.batch_size,
+            learning_rate=recipe.learning_rate,
+            seed=recipe.seed,
+            device=device,
+            name=recipe.label(),
+            aux_weight=recipe.aux_weight,
+            mismatch_weight=recipe.mismatch_weight,
+        )
+
+    config = {"gan": asdict(recipe), "autoencoder": {**asdict(ae_recipe), "test_size": test_size}}
+    kind = "conditional_latent_gan" if recipe.conditional else "latent_gan"
+    pair, history = cache.load_or_train(kind, config, build, fit, device, code=gan_code(), label=recipe.label())
+    return pair.eval(), history
+
+
+def course_ae_recipe(cfg) -> CourseAERecipe:
+    """The course auto-encoder that an idl_ex3 notebook's resolved parameters describe."""
+    return CourseAERecipe(
+        latent_dim=cfg.latent_dim,
+        num_epochs=cfg.ae_epochs,
+        train_size=cfg.train_size,
+        batch_size=cfg.ae_batch_size,
+        learning_rate=cfg.ae_learning_rate,
+        noise_std=cfg.noise_std,
+        seed=cfg.seed,
+    )
+
+
+def latent_gan_recipe(cfg, output: str) -> GANRecipe:
+    """The unconditional latent GAN with generator output ``output`` described by an
+    idl_ex3 notebook's parameters (P2 and P3 share these, hence the cached GANs)."""
+    return GANRecipe(
+        hidden_units=tuple(cfg.gan_hidden_units),
+        disc_hidden_units=tuple(cfg.gan_hidden_units),
+        output=output,
+        num_epochs=cfg.gan_epochs,
+        batch_size=cfg.gan_batch_size,
+        learning_rate=cfg.gan_learning_rate,
+        seed=cfg.seed,
+    )
+
+
+def conditional_gan_recipe(cfg) -> GANRecipe:
+    """The conditional latent GAN (label embedding into G; projection, auxiliary classifier
+    and wrong-label pairs in D) described by idl_ex3 P4's parameters."""
+    return GANRecipe(
+        hidden_units=tuple(cfg.cgan_hidden_units),
+        disc_hidden_units=tuple(cfg.cgan_hidden_units),
+        output="range",
+        conditional=True,
+        num_epochs=cfg.cgan_epochs,
+        batch_size=cfg.cgan_batch_size,
+        learning_rate=cfg.cgan_learning_rate,
+        aux_weight=cfg.aux_weight,
+        mismatch_weight=cfg.mismatch_weight,
+        seed=cfg.seed,
+    )

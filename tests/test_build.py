@@ -139,3 +139,26 @@ def test_failing_notebook_names_the_cell_and_keeps_previous_output(tmp_path, mon
         build.execute("tst/boom", "smoke", {})
     assert "\n" not in str(info.value)
     assert previous.read_text() == "previous good run"
+
+
+def test_two_smoke_builds_from_empty_caches_write_identical_metrics(smoke_build, bundle_dirs, tmp_path):
+    """Determinism: every metric (seeded training, seeded draws) is reproduced exactly by a
+    second build with its own empty model cache."""
+    first, _ = smoke_build
+    assert first.returncode == 0
+    env_before = {k: os.environ.get(k) for k in ("BUNDLE_CACHE_DIR", "BUNDLE_REPORT_DIR")}
+    os.environ.update({"BUNDLE_CACHE_DIR": str(tmp_path / "cache"), "BUNDLE_REPORT_DIR": str(tmp_path / "report")})
+    try:
+        second = run_build("report", "--profile", "smoke")
+    finally:
+        for k, v in env_before.items():
+            os.environ[k] = v
+    assert second.returncode == 0, second.stderr[-2000:]
+    first_files = sorted((bundle_dirs["report"]).glob("*/metrics/*.json"))
+    assert len(first_files) >= sum(len(a.notebooks) for a in build.ASSIGNMENTS.values())
+    different = [
+        str(f.relative_to(bundle_dirs["report"]))
+        for f in first_files
+        if f.read_text() != (tmp_path / "report" / f.relative_to(bundle_dirs["report"])).read_text()
+    ]
+    assert not different, f"metrics differ between two identical builds: {different}"

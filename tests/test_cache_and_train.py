@@ -150,3 +150,23 @@ def test_layer_summary_lists_every_leaf_layer():
     rows = models.layer_summary(model, (1, 32, 32))
     assert rows[0][0] == "encoder.features.0" and rows[-1][1] == "Sigmoid" and rows[-1][2] == "1x32x32"
     assert sum(r[3] for r in rows) == models.count_parameters(model)
+
+
+def test_every_torch_load_in_lib_is_weights_only():
+    """Checkpoints are never unpickled in full: each torch.load call passes weights_only=True."""
+    import ast
+
+    from lib import paths
+
+    offenders = []
+    for source in paths.LIB_DIR.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", "") == "load"
+                and getattr(node.func.value, "id", "") == "torch"
+            ):
+                safe = any(k.arg == "weights_only" and getattr(k.value, "value", None) is True for k in node.keywords)
+                if not safe:
+                    offenders.append(f"{source.name}:{node.lineno}")
+    assert not offenders, f"torch.load without weights_only=True: {offenders}"
