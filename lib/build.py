@@ -116,9 +116,17 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+# lib modules no notebook imports: editing them must not re-execute notebooks (the PDF
+# template and this module are covered by the PDF's own stamp, see _pdf_key).
+NOT_USED_BY_NOTEBOOKS = {"build.py", "submission.py", "bench.py"}
+
+
 def lib_fingerprint() -> str:
+    """The lib sources a notebook's results can depend on."""
     digest = hashlib.sha256()
-    for path in sorted([*paths.LIB_DIR.glob("*.py"), *paths.TEMPLATE_DIR.glob("*")]):
+    for path in sorted(paths.LIB_DIR.glob("*.py")):
+        if path.name in NOT_USED_BY_NOTEBOOKS:
+            continue
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -310,15 +318,27 @@ def check_tools() -> None:
         )
 
 
-def _print_table(runs: list[NotebookRun], pdf_seconds: dict[str, float], total: float) -> None:
+def _print_table(runs: list[NotebookRun], pdf_seconds: dict[str, float], pdf_status: dict[str, str], total: float) -> None:
     print("\nbuild times")
     print(f"{'notebook':40s} {'seconds':>8s}  {'status':9s} {'models trained/loaded':>22s}")
     for run in runs:
         counts = "-" if run.trained is None else f"{run.trained}/{run.loaded}"
         print(f"{run.notebook:40s} {run.seconds:8.1f}  {run.status:9s} {counts:>22s}")
     for assignment, seconds in pdf_seconds.items():
-        print(f"{assignment + '.pdf':40s} {seconds:8.1f}  {'built':9s}")
+        print(f"{assignment + '.pdf':40s} {seconds:8.1f}  {pdf_status[assignment]:9s}")
     print(f"{'total':40s} {total:8.1f}")
+
+
+def _pdf_key(assignment: str, profile: str) -> str:
+    """What a PDF is made of: the executed notebooks, the template, the student's identity,
+    the assignment's title and order, and this module (merge and export).  An unchanged key
+    means the PDF on disk is current and is not rebuilt."""
+    digest = hashlib.sha256(repr((profile, ASSIGNMENTS[assignment])).encode())
+    sources = [_executed_path(f"{assignment}/{name}") for name in ASSIGNMENTS[assignment].notebooks]
+    sources += [paths.TEMPLATE_DIR / "bundle.tex.j2", paths.ROOT / "student.toml", Path(__file__)]
+    for source in sources:
+        digest.update(source.read_bytes() if source.exists() else b"missing")
+    return digest.hexdigest()
 
 
 def _write_notebook_atomically(notebook: nbformat.NotebookNode, target: Path) -> None:
@@ -337,26 +357,34 @@ def report(assignments: list[str], profile: str, settings: dict[str, dict[str, A
         params.check_overrides(notebook_id, {"profile": profile, **overrides})
     start = time.perf_counter()
     runs: list[NotebookRun] = []
-    pdfs, pdf_seconds = [], {}
+    pdfs, pdf_seconds, pdf_status = [], {}, {}
     for assignment in assignments:
         for name in ASSIGNMENTS[assignment].notebooks:
             notebook_id = f"{assignment}/{name}"
             runs.append(execute(notebook_id, profile, settings.get(notebook_id, {}), force))
         pdf_start = time.perf_counter()
         target = paths.report_dir() / f"{assignment}.pdf"
-        merged = merge(assignment, profile)
-        _write_notebook_atomically(merged, paths.report_dir() / f"{assignment}.ipynb")  # one notebook for graders
-        export_pdf(merged, target)
+        stamp, key = paths.report_dir() / assignment / ".pdf-stamp", _pdf_key(assignment, profile)
+        if force or not target.exists() or not stamp.exists() or stamp.read_text() != key:
+            merged = merge(assignment, profile)
+            _write_notebook_atomically(merged, paths.report_dir() / f"{assignment}.ipynb")  # one notebook for graders
+            export_pdf(merged, target)
+            stamp.write_text(key)
+            pdf_status[assignment] = "built"
+            print(f"build: wrote {target}", flush=True)
+        else:
+            pdf_status[assignment] = "reused"
+            print(f"build: {target} is up to date", flush=True)
         pdf_seconds[assignment] = time.perf_counter() - pdf_start
-        print(f"build: wrote {target}", flush=True)
         pdfs.append(target)
     total = time.perf_counter() - start
-    _print_table(runs, pdf_seconds, total)
+    _print_table(runs, pdf_seconds, pdf_status, total)
     times = {
         "profile": profile,
         "total_seconds": total,
         "notebooks": [vars(r) for r in runs],
         "pdf_seconds": pdf_seconds,
+        "pdf_status": pdf_status,
     }
     (paths.report_dir() / "build-times.json").write_text(json.dumps(times, indent=2) + "\n")
     return pdfs

@@ -103,6 +103,7 @@ def test_rebuild_reuses_everything(smoke_build, bundle_dirs):
     assert result.returncode == 0, result.stderr[-2000:]
     times = json.loads((bundle_dirs["report"] / "build-times.json").read_text())
     assert {n["status"] for n in times["notebooks"]} == {"reused"}
+    assert set(times["pdf_status"].values()) == {"reused"}, "an unchanged build rebuilt a PDF"
     assert time.perf_counter() - start < 120
 
 
