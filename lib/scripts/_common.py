@@ -27,3 +27,30 @@ def setup(args: argparse.Namespace) -> torch.device:
     configure_threads()
     seed_everything(args.seed)
     return pick_device(args.device)
+
+
+def train_autoencoder_and_save(
+    model, args: argparse.Namespace, device: torch.device, name: str, out: str, noise_std: float = 0.0
+):
+    """Train a 28x28 auto-encoder as the course prescribes (``lib.train.fit_reconstruction``
+    on the first ``--train-size`` training images) and write its weights to ``out``."""
+    from pathlib import Path
+
+    from lib import cache, train, zoo
+
+    train_x, _ = zoo.mnist_images("train", args.train_size, pad=0)
+    test_x, _ = zoo.mnist_images("test", pad=0)
+    history = train.fit_reconstruction(
+        model,
+        train_x,
+        test_x,
+        num_epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        device=device,
+        name=name,
+        noise_std=noise_std,
+    )
+    written = cache.export_state_dict(model, Path(out))
+    print(f"test MSE {history['test_mse'][-1]:.5f}; wrote {written}")

@@ -13,8 +13,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the bundled lib (next to this script) importable
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lib import cache, models, train, zoo  # noqa: E402
-from lib.scripts._common import parser, setup  # noqa: E402
+from lib import models  # noqa: E402
+from lib.scripts._common import parser, setup, train_autoencoder_and_save  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,22 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latent-dim", type=int, default=2)
     args = p.parse_args(argv)
     device = setup(args)
-    train_x, _ = zoo.mnist_images("train", args.train_size, pad=0)
-    test_x, _ = zoo.mnist_images("test", pad=0)
     model = models.MLPAutoencoder(args.latent_dim, tuple(args.hidden))
-    history = train.fit_reconstruction(
-        model,
-        train_x,
-        test_x,
-        num_epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        seed=args.seed,
-        device=device,
-        name="prob5 MLP AE",
-    )
-    out = cache.export_state_dict(model, Path(args.out))
-    print(f"test MSE {history['test_mse'][-1]:.5f}; wrote {out}")
+    train_autoencoder_and_save(model, args, device, "prob5 MLP AE", args.out)
     return 0
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the bundled lib (next to this script) importable
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lib import cache, models, train, zoo  # noqa: E402
-from lib.scripts._common import parser, setup  # noqa: E402
+from lib import models  # noqa: E402
+from lib.scripts._common import parser, setup, train_autoencoder_and_save  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,23 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("error: --noise-std must be >= 0; fix: e.g. --noise-std 0.3")
     device = setup(args)
     default_name = ("mnist-cae-skip" if args.skip else "mnist_cae") + ("_denoising" if args.noise_std else "") + ".pt"
-    train_x, _ = zoo.mnist_images("train", args.train_size, pad=0)
-    test_x, _ = zoo.mnist_images("test", pad=0)
     model = models.SmallConvAutoencoder(latent_dim=2, skip=args.skip)
-    history = train.fit_reconstruction(
-        model,
-        train_x,
-        test_x,
-        num_epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        seed=args.seed,
-        device=device,
-        name="prob6 CAE" + (" + skips" if args.skip else ""),
-        noise_std=args.noise_std,
-    )
-    out = cache.export_state_dict(model, Path(args.out or default_name))
-    print(f"test MSE {history['test_mse'][-1]:.5f}; wrote {out}")
+    name = "prob6 CAE" + (" + skips" if args.skip else "")
+    train_autoencoder_and_save(model, args, device, name, args.out or default_name, noise_std=args.noise_std)
     return 0
 
 
