@@ -11,6 +11,7 @@ entry's configuration is also written next to it as JSON.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import inspect
 import json
@@ -90,6 +91,24 @@ def _try_load(path: Path) -> dict[str, Any] | None:
         return None
 
 
+@contextlib.contextmanager
+def _entry_lock(path: Path):
+    """Hold an exclusive lock on one entry, so two builds running side by side that need
+    the same model train it once: the second waits, then loads the first one's result."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no locking; at worst a model is trained twice
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def load_or_train(
     kind: str,
     config: dict[str, Any],
@@ -107,6 +126,11 @@ def load_or_train(
     (e.g. KeyboardInterrupt) leaves no entry behind.
     """
     path = entry_path(kind, config, code)
+    with _entry_lock(path):
+        return _load_or_train_locked(path, kind, config, build, train, device, label)
+
+
+def _load_or_train_locked(path, kind, config, build, train, device, label):
     model = build()
     if path.exists():
         entry = _try_load(path)

@@ -52,7 +52,7 @@ def _ae_recipe(**overrides: Param) -> dict[str, Param]:
     questions reuse the same cached models (same settings give the same cache key)."""
     recipe = {
         "seed": Param("int", 0, minimum=0, help="seed of the reference models"),
-        "num_epochs": Param("int", 6, quick=2, smoke=1, minimum=1, help="AE training epochs"),
+        "num_epochs": Param("int", 4, quick=2, smoke=1, minimum=1, help="AE training epochs"),
         "train_size": Param(
             "int",
             60000,

@@ -20,7 +20,7 @@ class AERecipe:
     base_channels: int = 16
     hidden_units: int = 256
     seed: int = 0
-    num_epochs: int = 6
+    num_epochs: int = 4
     train_size: int = 60000
     batch_size: int = 128
     learning_rate: float = 3e-3
