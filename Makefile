@@ -8,11 +8,12 @@ PROFILE ?= full
 TEX_PACKAGES := texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc poppler-utils
 ASSIGNMENT_FLAGS := $(foreach a,$(ASSIGNMENT),--assignment $(a))
 SET_FLAGS := $(foreach s,$(SET),--set $(s))
+JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS))
 
 .PHONY: help venv tex report submission notebook test bench lint format jupyter clean clean-cache
 
 help: ## list the targets
-	@echo "MNIST course-report bundle: make <target> [PROFILE=full|quick|smoke]"
+	@echo "MNIST course-report bundle: make <target> [PROFILE=full|quick|smoke] [JOBS=notebooks side by side]"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 	@echo "Examples: make report PROFILE=quick | make report ASSIGNMENT=nn4i_ex2 SET='nn4i_ex2/q1_autoencoding:num_epochs=3'"
 	@echo "          make notebook NB=nn4i_ex2/q2_interpolation P='num_pairs=8' PROFILE=quick"
@@ -34,7 +35,7 @@ tex: ## make sure xelatex, pandoc and pdftotext exist (installs them with apt-ge
 	else echo "error: xelatex, pandoc or pdftotext is missing; fix: install $(TEX_PACKAGES) (e.g. sudo apt-get install ...)"; exit 1; fi
 
 report: venv tex ## execute the notebooks and build report/<assignment>.pdf
-	$(PY) -m lib.build report --profile $(PROFILE) $(ASSIGNMENT_FLAGS) $(SET_FLAGS)
+	$(PY) -m lib.build report --profile $(PROFILE) $(ASSIGNMENT_FLAGS) $(SET_FLAGS) $(JOBS_FLAG)
 
 submission: venv ## package the built reports for submission (dist/), identity from student.toml
 	$(PY) -m lib.submission

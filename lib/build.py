@@ -399,9 +399,9 @@ def _build_pdf(assignment: str, profile: str, force: bool) -> tuple[float, str]:
 
 def _execute_in_child(
     notebook_id: str, profile: str, overrides: dict[str, Any], force: bool, threads: int, print_lock: threading.Lock
-) -> NotebookRun | None:
+) -> NotebookRun | str:
     """Execute one notebook in its own process with ``threads`` compute threads, its output
-    prefixed with the notebook's name; ``None`` when it failed (its error is in the log)."""
+    prefixed with the notebook's name; when it fails, its one-line error instead."""
     with tempfile.TemporaryDirectory() as tmp:
         run_file = Path(tmp) / "run.json"
         command = [sys.executable, "-m", "lib.build", "execute", notebook_id, "--profile", profile]
@@ -413,11 +413,14 @@ def _execute_in_child(
             command, cwd=paths.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
         ) as child:
             assert child.stdout is not None
+            error = f"notebook {notebook_id} failed (see the lines prefixed [{notebook_id}] above)"
             for line in child.stdout:
+                if line.startswith("error: "):
+                    error = line.removeprefix("error: ").strip()
                 with print_lock:
                     print(f"[{notebook_id}] {line}", end="", flush=True)
         if child.returncode != 0:
-            return None
+            return error
         return NotebookRun(**json.loads(run_file.read_text()))
 
 
@@ -451,7 +454,7 @@ def report(
         else:
             stale.append(notebook_id)
     jobs = max(1, min(default_jobs() if jobs is None else jobs, len(stale) or 1))
-    failed: set[str] = set()
+    failed: dict[str, str] = {}  # assignment -> the error of its failed notebook
     pdf_seconds, pdf_status = {}, {}
 
     def finish(assignment: str) -> None:
@@ -470,7 +473,7 @@ def report(
         print(f"build: executing {len(order)} notebooks, {jobs} at a time with {threads} thread(s) each", flush=True)
         lock = threading.Lock()
 
-        def work(notebook_id: str) -> NotebookRun | None:
+        def work(notebook_id: str) -> NotebookRun | str | None:
             if notebook_id.split("/")[0] in failed:  # its assignment already failed: its PDF will not be built
                 return None
             return _execute_in_child(notebook_id, profile, settings.get(notebook_id, {}), True, threads, lock)
@@ -481,8 +484,10 @@ def report(
                 notebook_id = futures[future]
                 assignment = notebook_id.split("/")[0]
                 run = future.result()
-                if run is None:
-                    failed.add(assignment)
+                if run is None:  # skipped
+                    continue
+                if isinstance(run, str):
+                    failed.setdefault(assignment, run)
                     continue
                 runs[notebook_id] = run
                 finish(assignment)  # only this thread builds PDFs
@@ -498,11 +503,8 @@ def report(
         "pdf_status": pdf_status,
     }
     (paths.report_dir() / "build-times.json").write_text(json.dumps(times, indent=2) + "\n")
-    if failed:
-        raise BuildError(
-            f"notebooks of {', '.join(sorted(failed))} failed (the error is above, prefixed with the notebook's name); "
-            "their previous outputs and PDFs were left untouched"
-        )
+    if failed:  # the first failure of each assignment, one line (the others' PDFs were built)
+        raise BuildError("; ".join(failed.values()))
     return [paths.report_dir() / f"{a}.pdf" for a in assignments]
 
 

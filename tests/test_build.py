@@ -171,3 +171,25 @@ def test_two_smoke_builds_from_empty_caches_write_identical_metrics(smoke_build,
     assert not different, f"metrics differ between two identical builds: {different}"
     trained = [sum(counts.get("trained", 0) for _, counts in m.values()) for m in (first_metrics, second_metrics)]
     assert trained[0] == trained[1] == len(list((tmp_path / "cache").rglob("*.pt"))), "a shared model was trained twice"
+
+
+def test_prose_edit_reruns_only_that_notebook_and_its_pdf(smoke_build, bundle_dirs):
+    """Editing a markdown cell of one notebook re-executes that notebook alone and rebuilds
+    only its assignment's PDF (the source file is restored afterwards)."""
+    assert smoke_build[0].returncode == 0
+    source = paths.NOTEBOOK_DIR / "cpsc663_ex2" / "99_bonus.ipynb"
+    original = source.read_bytes()
+    try:
+        notebook = nbformat.read(source, as_version=4)
+        prose = next(cell for cell in notebook.cells if cell.cell_type == "markdown")
+        prose.source += "\n\nA sentence added by the rebuild test."
+        nbformat.write(notebook, source)
+        result = run_build("report", "--profile", "smoke")
+    finally:
+        source.write_bytes(original)
+    assert result.returncode == 0, result.stderr[-2000:]
+    times = json.loads((bundle_dirs["report"] / "build-times.json").read_text())
+    executed = [n["notebook"] for n in times["notebooks"] if n["status"] == "executed"]
+    assert executed == ["cpsc663_ex2/99_bonus"]
+    assert times["pdf_status"] == {"nn4i_ex2": "reused", "idl_ex3": "reused", "cpsc663_ex2": "built"}
+    assert squash("A sentence added by the rebuild test") in squash(pdf_text(bundle_dirs["report"] / "cpsc663_ex2.pdf"))

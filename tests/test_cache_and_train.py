@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import torch
 
@@ -48,6 +51,36 @@ def test_second_call_is_a_cache_hit():
     entry = cache.entry_path("tiny", config)
     assert entry.with_suffix(".json").exists()
     torch.load(entry, weights_only=True)  # plain tensors and containers only
+
+
+def test_two_concurrent_requests_for_one_model_train_it_once():
+    """Notebooks built side by side may need the same model at the same moment: the entry
+    lock makes the second wait and load the first one's result instead of training again."""
+    calls = []
+    started = threading.Event()
+
+    def slow_fit(model):
+        calls.append(1)
+        started.set()
+        time.sleep(0.5)  # the other request arrives while this one trains
+        return tiny_fit(IMAGES)(model)
+
+    config = {"test": "concurrent"}
+    results = []
+
+    def request():
+        results.append(cache.load_or_train("tiny", config, tiny_ae, slow_fit, torch.device("cpu")))
+
+    first = threading.Thread(target=request)
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=request)
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert len(calls) == 1 and len(results) == 2
+    for a, b in zip(results[0][0].state_dict().values(), results[1][0].state_dict().values(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_key_depends_on_config_and_code():
