@@ -52,11 +52,11 @@ def _ae_recipe(**overrides: Param) -> dict[str, Param]:
     questions reuse the same cached models (same settings give the same cache key)."""
     recipe = {
         "seed": Param("int", 0, minimum=0, help="seed of the reference models"),
-        "num_epochs": Param("int", 4, quick=2, smoke=1, minimum=1, help="AE training epochs"),
+        "num_epochs": Param("int", 4, quick=1, smoke=1, minimum=1, help="AE training epochs"),
         "train_size": Param(
             "int",
             60000,
-            quick=20000,
+            quick=10000,
             smoke=1024,
             minimum=64,
             maximum=60000,
@@ -88,15 +88,15 @@ def _course_recipe(**overrides: Param) -> dict[str, Param]:
     recipe = {
         "seed": Param("int", 0, minimum=0, help="seed of the auto-encoder and of the GANs"),
         "latent_dim": Param("int", 64, minimum=1, maximum=512, help="code size (64 in the handout)"),
-        "ae_epochs": Param("int", 4, quick=2, smoke=1, minimum=1, help="AE training epochs (15 in the handout)"),
+        "ae_epochs": Param("int", 4, quick=1, smoke=1, minimum=1, help="AE training epochs (15 in the handout)"),
         "ae_batch_size": Param("int", 128, minimum=1, maximum=4096),
         "ae_learning_rate": Param("float", 2e-3, minimum=1e-6, maximum=1.0, help="Adam, cosine decay"),
         "noise_std": Param("float", 0.35, minimum=0.0, maximum=10.0, help="std of the Gaussian input noise"),
         "train_size": Param(
-            "int", 60000, quick=20000, smoke=1024, minimum=64, maximum=60000, help="training images of the AE and the judge"
+            "int", 60000, quick=10000, smoke=1024, minimum=64, maximum=60000, help="training images of the AE and the judge"
         ),
         "test_size": Param("int", 10000, smoke=1000, minimum=100, maximum=10000, help="test images used for every score"),
-        "judge_epochs": Param("int", 5, quick=2, smoke=1, minimum=1, help="training epochs of the judge classifier"),
+        "judge_epochs": Param("int", 5, quick=1, smoke=1, minimum=1, help="training epochs of the judge classifier"),
     }
     recipe.update(overrides)
     return recipe
@@ -106,7 +106,7 @@ def _latent_gan_recipe(**overrides: Param) -> dict[str, Param]:
     """The unconditional latent GANs of idl_ex3 P2, reused by P3."""
     return _course_recipe(
         gan_hidden_units=Param("list[int]", [128, 128], minimum=1, maximum=4096, help="hidden layers of G and of D"),
-        gan_epochs=Param("int", 8, quick=4, smoke=1, minimum=1, help="passes over the training codes"),
+        gan_epochs=Param("int", 8, quick=2, smoke=1, minimum=1, help="passes over the training codes"),
         gan_batch_size=Param("int", 128, minimum=2, maximum=4096),
         gan_learning_rate=Param("float", 5e-4, minimum=1e-6, maximum=1.0, help="Adam, betas (0.5, 0.999), G and D"),
         **overrides,
@@ -119,23 +119,23 @@ SPECS: dict[str, dict[str, Param]] = {
     # --- idl_ex3 ---
     "idl_ex3/p1_transfer": _course_recipe(
         num_labels=Param("int", 50, minimum=10, maximum=60000, help="labelled training images (balanced)"),
-        num_draws=Param("int", 10, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
+        num_draws=Param("int", 10, quick=3, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
         hidden_units=Param("int", 128, minimum=1, maximum=4096, help="hidden layer of our MLP"),
-        head_steps=Param("int", 600, smoke=10, minimum=1, help="optimizer steps of every classifier on codes"),
+        head_steps=Param("int", 600, quick=200, smoke=10, minimum=1, help="optimizer steps of every classifier on codes"),
         head_learning_rate=Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="AdamW, cosine decay"),
         linear_learning_rate=Param("float", 1e-2, minimum=1e-6, maximum=1.0, help="the minimal (one-layer) classifier"),
-        augment_copies=Param("int", 20, smoke=2, minimum=0, maximum=200, help="augmented copies per labelled image"),
-        finetune_steps=Param("int", 200, smoke=5, minimum=1, help="optimizer steps of encoder + MLP end to end"),
+        augment_copies=Param("int", 20, quick=5, smoke=2, minimum=0, maximum=200, help="augmented copies per labelled image"),
+        finetune_steps=Param("int", 200, quick=50, smoke=5, minimum=1, help="optimizer steps of encoder + MLP end to end"),
         encoder_learning_rate=Param("float", 3e-4, minimum=0.0, maximum=1.0, help="encoder lr when trained end to end"),
         spreading_pool=Param(
-            "int", 30000, smoke=1000, minimum=100, maximum=60000, help="unlabelled training images in the label-spreading graph"
+            "int", 30000, quick=5000, smoke=1000, minimum=100, maximum=60000, help="unlabelled images in the spreading graph"
         ),
         num_neighbours=Param("int", 5, minimum=1, maximum=100, help="k of the k-nearest-neighbour graph"),
         spreading_iterations=Param("int", 40, smoke=10, minimum=1, maximum=1000),
     ),
     "idl_ex3/p2_latent_gan": _latent_gan_recipe(
-        num_samples=Param("int", 10000, smoke=1000, minimum=100, maximum=100000, help="images per judged set"),
-        sample_draws=Param("int", 3, smoke=2, minimum=1, maximum=20, help="independent noise draws per generator"),
+        num_samples=Param("int", 10000, quick=2000, smoke=1000, minimum=100, maximum=100000, help="images per judged set"),
+        sample_draws=Param("int", 3, quick=1, smoke=2, minimum=1, maximum=20, help="independent noise draws per generator"),
     ),
     "idl_ex3/p3_interpolation": _latent_gan_recipe(
         num_pairs=Param("int", 6, smoke=4, minimum=4, maximum=20, help="digit pairs interpolated"),
@@ -146,12 +146,12 @@ SPECS: dict[str, dict[str, Param]] = {
     ),
     "idl_ex3/p4_conditional_gan": _course_recipe(
         cgan_hidden_units=Param("list[int]", [128, 128], minimum=1, maximum=4096, help="hidden layers of G and of D"),
-        cgan_epochs=Param("int", 8, quick=4, smoke=1, minimum=1),
+        cgan_epochs=Param("int", 8, quick=2, smoke=1, minimum=1),
         cgan_batch_size=Param("int", 128, minimum=2, maximum=4096),
         cgan_learning_rate=Param("float", 5e-4, minimum=1e-6, maximum=1.0),
         aux_weight=Param("float", 1.0, minimum=0.0, maximum=100.0, help="weight of the auxiliary classification loss"),
         mismatch_weight=Param("float", 2.0, minimum=0.0, maximum=100.0, help="weight of the real-code/wrong-label loss of D"),
-        samples_per_digit=Param("int", 1000, smoke=50, minimum=10, maximum=100000, help="samples per digit for the bar"),
+        samples_per_digit=Param("int", 1000, quick=200, smoke=50, minimum=10, maximum=100000, help="samples per digit (bar)"),
         chosen_digit=Param("int", 2, minimum=0, maximum=9, help="digit whose variability is shown"),
         num_variants=Param("int", 30, minimum=25, maximum=200, help="samples of the chosen digit shown"),
     ),
@@ -167,9 +167,9 @@ SPECS: dict[str, dict[str, Param]] = {
     },
     # --- cpsc663_ex2 ---
     "cpsc663_ex2/p4_cnn": {
-        "seeds": Param("list[int]", [0, 1, 2], smoke=[0, 1], minimum=0, help="one trained CNN per seed (the bar is their mean)"),
-        "num_epochs": Param("int", 5, smoke=1, minimum=1, help="the handout asks for 5"),
-        "train_size": Param("int", 60000, smoke=2000, minimum=100, maximum=60000),
+        "seeds": Param("list[int]", [0, 1, 2], quick=[0], smoke=[0, 1], minimum=0, help="one CNN per seed (bar: their mean)"),
+        "num_epochs": Param("int", 5, quick=1, smoke=1, minimum=1, help="the handout asks for 5"),
+        "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
         "batch_size": Param("int", 128, minimum=1, maximum=4096),
         "learning_rate": Param("float", 2e-3, minimum=1e-6, maximum=1.0, help="AdamW, cosine decay"),
         "num_filters": Param("int", 40, minimum=1, maximum=256, help="filters of the first convolution (40 in the handout)"),
@@ -177,15 +177,15 @@ SPECS: dict[str, dict[str, Param]] = {
     },
     "cpsc663_ex2/p5_autoencoders": {
         "seed": Param("int", 0, minimum=0),
-        "num_epochs": Param("int", 10, quick=4, smoke=1, minimum=1, help="MLP auto-encoder epochs (handout: at least 10)"),
-        "train_size": Param("int", 60000, quick=20000, smoke=2000, minimum=100, maximum=60000),
+        "num_epochs": Param("int", 10, quick=2, smoke=1, minimum=1, help="MLP auto-encoder epochs (handout: at least 10)"),
+        "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
         "test_size": Param("int", 10000, smoke=1000, minimum=100, maximum=10000),
         "batch_size": Param("int", 128, minimum=1, maximum=4096),
         "learning_rate": Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="Adam, constant (handout: 0.001)"),
         "hidden_sizes": Param("list[int]", [512, 256, 128], minimum=1, maximum=4096, help="3 hidden layers = 4 linear layers"),
         "latent_dim": Param("int", 2, minimum=1, maximum=64),
         "linear_latent_dims": Param("list[int]", [2, 10], smoke=[2], minimum=1, maximum=784, help="linear AE codes vs PCA"),
-        "linear_epochs": Param("int", 10, quick=4, smoke=1, minimum=1),
+        "linear_epochs": Param("int", 10, quick=2, smoke=1, minimum=1),
         "linear_learning_rate": Param("float", 3e-3, minimum=1e-6, maximum=1.0),
         "corruption_std": Param("float", 0.15, minimum=0.0, maximum=10.0, help="5.2: Gaussian noise on the 2-D toy data"),
         "dropout_rate": Param("float", 0.3, minimum=0.0, maximum=1.0, help="5.2: masking noise probability"),
@@ -193,8 +193,8 @@ SPECS: dict[str, dict[str, Param]] = {
     },
     "cpsc663_ex2/p6_conv_autoencoders": {
         "seed": Param("int", 0, minimum=0),
-        "num_epochs": Param("int", 10, quick=4, smoke=1, minimum=1, help="epochs of every conv auto-encoder"),
-        "train_size": Param("int", 60000, quick=20000, smoke=2000, minimum=100, maximum=60000),
+        "num_epochs": Param("int", 10, quick=2, smoke=1, minimum=1, help="epochs of every conv auto-encoder"),
+        "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
         "test_size": Param("int", 10000, smoke=1000, minimum=100, maximum=10000),
         "batch_size": Param("int", 128, minimum=1, maximum=4096),
         "learning_rate": Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="Adam, constant"),
@@ -203,9 +203,9 @@ SPECS: dict[str, dict[str, Param]] = {
     },
     "cpsc663_ex2/99_bonus": {},
     "nn4i_ex2/q1_autoencoding": _ae_recipe(
-        latent_dims=Param("list[int]", [2, 4, 8, 10, 16, 32, 64], quick=[2, 4, 10, 32], smoke=[2, 10], minimum=1, maximum=512),
-        conv_layer_counts=Param("list[int]", [1, 2, 3, 4], quick=[1, 2, 3, 4], smoke=[1, 3], minimum=1, maximum=4),
-        headline_seeds=Param("int", 3, smoke=2, minimum=1, maximum=10, help="seeds behind the headline d"),
+        latent_dims=Param("list[int]", [2, 4, 8, 10, 16, 32, 64], quick=[2, 10, 32], smoke=[2, 10], minimum=1, maximum=512),
+        conv_layer_counts=Param("list[int]", [1, 2, 3, 4], quick=[1, 3], smoke=[1, 3], minimum=1, maximum=4),
+        headline_seeds=Param("int", 3, quick=2, smoke=2, minimum=1, maximum=10, help="seeds behind the headline d"),
         num_shown=Param("int", 10, minimum=1, maximum=32, help="test digits in the reconstruction grid"),
     ),
     "nn4i_ex2/q2_interpolation": _ae_recipe(
@@ -213,24 +213,22 @@ SPECS: dict[str, dict[str, Param]] = {
         high_latent_dim=Param("int", 64, quick=32, smoke=10, minimum=1, maximum=512),
         num_pairs=Param("int", 6, smoke=4, minimum=4, maximum=20),
         num_steps=Param("int", 11, minimum=3, maximum=41),
-        judge_epochs=Param("int", 5, quick=2, smoke=1, minimum=1, help="5 epochs with augmentation: >= 99% test accuracy"),
+        judge_epochs=Param("int", 5, quick=1, smoke=1, minimum=1, help="5 epochs with augmentation: >= 99% test accuracy"),
     ),
     "nn4i_ex2/q3_decorrelation": _ae_recipe(
-        latent_dims=Param(
-            "list[int]", [2, 4, 10, 32, 64], quick=[2, 4, 10, 32], smoke=[2, 4, 10, 16, 32], minimum=2, maximum=512
-        ),
-        num_seeds=Param("int", 3, smoke=3, minimum=1, maximum=10),
+        latent_dims=Param("list[int]", [2, 4, 10, 32, 64], quick=[2, 10, 32], smoke=[2, 4, 10, 16, 32], minimum=2, maximum=512),
+        num_seeds=Param("int", 3, quick=2, smoke=3, minimum=1, maximum=10),
         num_encoded=Param("int", 10000, smoke=1000, minimum=100, maximum=10000),
     ),
     "nn4i_ex2/q4_transfer": _ae_recipe(
         transfer_latent_dim=Param("int", 10, smoke=10, minimum=1, maximum=512, help="d of the pre-trained encoder"),
         num_labels=Param("int", 50, minimum=10, maximum=60000, help="labelled training images (balanced)"),
-        num_draws=Param("int", 10, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
+        num_draws=Param("int", 10, quick=3, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
         label_counts=Param(
-            "list[int]", [10, 20, 50, 100, 500, 1000], quick=[10, 50, 100, 1000], smoke=[10, 50], minimum=10, maximum=60000
+            "list[int]", [10, 20, 50, 100, 500, 1000], quick=[10, 50, 1000], smoke=[10, 50], minimum=10, maximum=60000
         ),
-        curve_draws=Param("int", 2, smoke=1, minimum=1, maximum=100, help="draws per point of the accuracy-vs-N curve"),
-        classifier_steps=Param("int", 600, quick=300, smoke=10, minimum=1, help="optimizer steps on the labelled set"),
+        curve_draws=Param("int", 2, quick=1, smoke=1, minimum=1, maximum=100, help="draws per point of the accuracy-vs-N curve"),
+        classifier_steps=Param("int", 600, quick=150, smoke=10, minimum=1, help="optimizer steps on the labelled set"),
         encoder_lr=Param("float", 1e-3, minimum=0.0, maximum=1.0, help="encoder learning rate when fine-tuning end to end"),
         hidden_units=Param("int", 128, minimum=1, maximum=4096),
         classifier_lr=Param("float", 1e-3, minimum=1e-6, maximum=1.0),
