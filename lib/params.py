@@ -113,6 +113,18 @@ def _latent_gan_recipe(**overrides: Param) -> dict[str, Param]:
     )
 
 
+def _cpsc_ae_training(epochs_help: str) -> dict[str, Param]:
+    """Training settings shared by CPSC 663 Problems 5 and 6 (the course's Adam at 1e-3)."""
+    return {
+        "seed": Param("int", 0, minimum=0),
+        "num_epochs": Param("int", 10, quick=2, smoke=1, minimum=1, help=epochs_help),
+        "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
+        "test_size": Param("int", 10000, smoke=1000, minimum=100, maximum=10000),
+        "batch_size": Param("int", 128, minimum=1, maximum=4096),
+        "learning_rate": Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="Adam, constant (handout: 0.001)"),
+    }
+
+
 SPECS: dict[str, dict[str, Param]] = {
     "nn4i_ex2/00_theory": {},
     "idl_ex3/00_theory": {},
@@ -176,12 +188,7 @@ SPECS: dict[str, dict[str, Param]] = {
         "input_size": Param("int", 50, minimum=10, maximum=512, help="h = w of the image in 4.1"),
     },
     "cpsc663_ex2/p5_autoencoders": {
-        "seed": Param("int", 0, minimum=0),
-        "num_epochs": Param("int", 10, quick=2, smoke=1, minimum=1, help="MLP auto-encoder epochs (handout: at least 10)"),
-        "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
-        "test_size": Param("int", 10000, smoke=1000, minimum=100, maximum=10000),
-        "batch_size": Param("int", 128, minimum=1, maximum=4096),
-        "learning_rate": Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="Adam, constant (handout: 0.001)"),
+        **_cpsc_ae_training("MLP auto-encoder epochs (handout: at least 10)"),
         "hidden_sizes": Param("list[int]", [512, 256, 128], minimum=1, maximum=4096, help="3 hidden layers = 4 linear layers"),
         "latent_dim": Param("int", 2, minimum=1, maximum=64),
         "linear_latent_dims": Param("list[int]", [2, 10], smoke=[2], minimum=1, maximum=784, help="linear AE codes vs PCA"),
@@ -192,12 +199,7 @@ SPECS: dict[str, dict[str, Param]] = {
         "num_embedded": Param("int", 5000, smoke=1000, minimum=100, maximum=10000, help="test images in the 2-D scatter plot"),
     },
     "cpsc663_ex2/p6_conv_autoencoders": {
-        "seed": Param("int", 0, minimum=0),
-        "num_epochs": Param("int", 10, quick=2, smoke=1, minimum=1, help="epochs of every conv auto-encoder"),
-        "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
-        "test_size": Param("int", 10000, smoke=1000, minimum=100, maximum=10000),
-        "batch_size": Param("int", 128, minimum=1, maximum=4096),
-        "learning_rate": Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="Adam, constant"),
+        **_cpsc_ae_training("epochs of every conv auto-encoder"),
         "noise_std": Param("float", 0.3, minimum=0.0, maximum=10.0, help="6.3: standard deviation of the Gaussian input noise"),
         "num_embedded": Param("int", 5000, smoke=1000, minimum=100, maximum=10000),
     },
