@@ -65,7 +65,7 @@ def _ae_recipe(**overrides: Param) -> dict[str, Param]:
         "test_size": Param(
             "int",
             10000,
-            quick=10000,
+            quick=2000,
             smoke=1000,
             minimum=100,
             maximum=10000,
@@ -95,7 +95,9 @@ def _course_recipe(**overrides: Param) -> dict[str, Param]:
         "train_size": Param(
             "int", 60000, quick=10000, smoke=1024, minimum=64, maximum=60000, help="training images of the AE and the judge"
         ),
-        "test_size": Param("int", 10000, smoke=1000, minimum=100, maximum=10000, help="test images used for every score"),
+        "test_size": Param(
+            "int", 10000, quick=2000, smoke=1000, minimum=100, maximum=10000, help="test images used for every score"
+        ),
         "judge_epochs": Param("int", 5, quick=1, smoke=1, minimum=1, help="training epochs of the judge classifier"),
     }
     recipe.update(overrides)
@@ -119,7 +121,7 @@ def _cpsc_ae_training(epochs_help: str) -> dict[str, Param]:
         "seed": Param("int", 0, minimum=0),
         "num_epochs": Param("int", 10, quick=2, smoke=1, minimum=1, help=epochs_help),
         "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
-        "test_size": Param("int", 10000, smoke=1000, minimum=100, maximum=10000),
+        "test_size": Param("int", 10000, quick=2000, smoke=1000, minimum=100, maximum=10000),
         "batch_size": Param("int", 128, minimum=1, maximum=4096),
         "learning_rate": Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="Adam, constant (handout: 0.001)"),
     }
@@ -131,7 +133,7 @@ SPECS: dict[str, dict[str, Param]] = {
     # --- idl_ex3 ---
     "idl_ex3/p1_transfer": _course_recipe(
         num_labels=Param("int", 50, minimum=10, maximum=60000, help="labelled training images (balanced)"),
-        num_draws=Param("int", 10, quick=3, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
+        num_draws=Param("int", 10, quick=2, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
         hidden_units=Param("int", 128, minimum=1, maximum=4096, help="hidden layer of our MLP"),
         head_steps=Param("int", 600, quick=200, smoke=10, minimum=1, help="optimizer steps of every classifier on codes"),
         head_learning_rate=Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="AdamW, cosine decay"),
@@ -150,10 +152,10 @@ SPECS: dict[str, dict[str, Param]] = {
         sample_draws=Param("int", 3, quick=1, smoke=2, minimum=1, maximum=20, help="independent noise draws per generator"),
     ),
     "idl_ex3/p3_interpolation": _latent_gan_recipe(
-        num_pairs=Param("int", 6, smoke=4, minimum=4, maximum=20, help="digit pairs interpolated"),
+        num_pairs=Param("int", 6, quick=4, smoke=4, minimum=4, maximum=20, help="digit pairs interpolated"),
         num_steps=Param("int", 11, minimum=3, maximum=41, help="points per path, endpoints included"),
         candidate_noises=Param(
-            "int", 2000, smoke=500, minimum=100, maximum=100000, help="noise vectors searched for GAN endpoints"
+            "int", 2000, quick=500, smoke=500, minimum=100, maximum=100000, help="noise vectors searched for GAN endpoints"
         ),
     ),
     "idl_ex3/p4_conditional_gan": _course_recipe(
@@ -192,16 +194,18 @@ SPECS: dict[str, dict[str, Param]] = {
         "hidden_sizes": Param("list[int]", [512, 256, 128], minimum=1, maximum=4096, help="3 hidden layers = 4 linear layers"),
         "latent_dim": Param("int", 2, minimum=1, maximum=64),
         "linear_latent_dims": Param("list[int]", [2, 10], smoke=[2], minimum=1, maximum=784, help="linear AE codes vs PCA"),
-        "linear_epochs": Param("int", 10, quick=2, smoke=1, minimum=1),
+        "linear_epochs": Param("int", 10, quick=1, smoke=1, minimum=1),
         "linear_learning_rate": Param("float", 3e-3, minimum=1e-6, maximum=1.0),
         "corruption_std": Param("float", 0.15, minimum=0.0, maximum=10.0, help="5.2: Gaussian noise on the 2-D toy data"),
         "dropout_rate": Param("float", 0.3, minimum=0.0, maximum=1.0, help="5.2: masking noise probability"),
-        "num_embedded": Param("int", 5000, smoke=1000, minimum=100, maximum=10000, help="test images in the 2-D scatter plot"),
+        "num_embedded": Param(
+            "int", 5000, quick=2000, smoke=1000, minimum=100, maximum=10000, help="test images in the 2-D scatter plot"
+        ),
     },
     "cpsc663_ex2/p6_conv_autoencoders": {
         **_cpsc_ae_training("epochs of every conv auto-encoder"),
         "noise_std": Param("float", 0.3, minimum=0.0, maximum=10.0, help="6.3: standard deviation of the Gaussian input noise"),
-        "num_embedded": Param("int", 5000, smoke=1000, minimum=100, maximum=10000),
+        "num_embedded": Param("int", 5000, quick=2000, smoke=1000, minimum=100, maximum=10000),
     },
     "cpsc663_ex2/99_bonus": {},
     "nn4i_ex2/q1_autoencoding": _ae_recipe(
@@ -213,24 +217,24 @@ SPECS: dict[str, dict[str, Param]] = {
     "nn4i_ex2/q2_interpolation": _ae_recipe(
         low_latent_dim=Param("int", 2, minimum=1, maximum=512),
         high_latent_dim=Param("int", 64, quick=32, smoke=10, minimum=1, maximum=512),
-        num_pairs=Param("int", 6, smoke=4, minimum=4, maximum=20),
+        num_pairs=Param("int", 6, quick=4, smoke=4, minimum=4, maximum=20),
         num_steps=Param("int", 11, minimum=3, maximum=41),
         judge_epochs=Param("int", 5, quick=1, smoke=1, minimum=1, help="5 epochs with augmentation: >= 99% test accuracy"),
     ),
     "nn4i_ex2/q3_decorrelation": _ae_recipe(
         latent_dims=Param("list[int]", [2, 4, 10, 32, 64], quick=[2, 10, 32], smoke=[2, 4, 10, 16, 32], minimum=2, maximum=512),
         num_seeds=Param("int", 3, quick=2, smoke=3, minimum=1, maximum=10),
-        num_encoded=Param("int", 10000, smoke=1000, minimum=100, maximum=10000),
+        num_encoded=Param("int", 10000, quick=2000, smoke=1000, minimum=100, maximum=10000),
     ),
     "nn4i_ex2/q4_transfer": _ae_recipe(
         transfer_latent_dim=Param("int", 10, smoke=10, minimum=1, maximum=512, help="d of the pre-trained encoder"),
         num_labels=Param("int", 50, minimum=10, maximum=60000, help="labelled training images (balanced)"),
-        num_draws=Param("int", 10, quick=3, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
+        num_draws=Param("int", 10, quick=2, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
         label_counts=Param(
-            "list[int]", [10, 20, 50, 100, 500, 1000], quick=[10, 50, 1000], smoke=[10, 50], minimum=10, maximum=60000
+            "list[int]", [10, 20, 50, 100, 500, 1000], quick=[10, 20, 50], smoke=[10, 50], minimum=10, maximum=60000
         ),
         curve_draws=Param("int", 2, quick=1, smoke=1, minimum=1, maximum=100, help="draws per point of the accuracy-vs-N curve"),
-        classifier_steps=Param("int", 600, quick=150, smoke=10, minimum=1, help="optimizer steps on the labelled set"),
+        classifier_steps=Param("int", 600, quick=80, smoke=10, minimum=1, help="optimizer steps on the labelled set"),
         encoder_lr=Param("float", 1e-3, minimum=0.0, maximum=1.0, help="encoder learning rate when fine-tuning end to end"),
         hidden_units=Param("int", 128, minimum=1, maximum=4096),
         classifier_lr=Param("float", 1e-3, minimum=1e-6, maximum=1.0),
