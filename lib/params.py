@@ -47,6 +47,14 @@ class Param:
         return self.full if chosen is None else chosen
 
 
+QUICK_TEST_IMAGES = 2000  # the quick profile scores every model on this many test images
+
+
+def _test_images(help: str = "") -> Param:
+    """The number of test images behind every score of a notebook (all 10,000 in full)."""
+    return Param("int", 10000, quick=QUICK_TEST_IMAGES, smoke=1000, minimum=100, maximum=10000, help=help)
+
+
 def _ae_recipe(**overrides: Param) -> dict[str, Param]:
     """Training settings of the nn4i_ex2 conv auto-encoder, shared by Q1-Q4 so the
     questions reuse the same cached models (same settings give the same cache key)."""
@@ -62,15 +70,7 @@ def _ae_recipe(**overrides: Param) -> dict[str, Param]:
             maximum=60000,
             help="training images used (first N of a fixed shuffle)",
         ),
-        "test_size": Param(
-            "int",
-            10000,
-            quick=2000,
-            smoke=1000,
-            minimum=100,
-            maximum=10000,
-            help="test images used for every reported score",
-        ),
+        "test_size": _test_images("test images used for every reported score"),
         "batch_size": Param("int", 128, minimum=1, maximum=4096),
         "learning_rate": Param("float", 3e-3, minimum=1e-6, maximum=1.0, help="peak of the one-cycle schedule"),
         "base_channels": Param("int", 16, smoke=8, minimum=1, maximum=256),
@@ -95,9 +95,7 @@ def _course_recipe(**overrides: Param) -> dict[str, Param]:
         "train_size": Param(
             "int", 60000, quick=10000, smoke=1024, minimum=64, maximum=60000, help="training images of the AE and the judge"
         ),
-        "test_size": Param(
-            "int", 10000, quick=2000, smoke=1000, minimum=100, maximum=10000, help="test images used for every score"
-        ),
+        "test_size": _test_images("test images used for every score"),
         "judge_epochs": Param("int", 5, quick=1, smoke=1, minimum=1, help="training epochs of the judge classifier"),
     }
     recipe.update(overrides)
@@ -121,7 +119,7 @@ def _cpsc_ae_training(epochs_help: str) -> dict[str, Param]:
         "seed": Param("int", 0, minimum=0),
         "num_epochs": Param("int", 10, quick=2, smoke=1, minimum=1, help=epochs_help),
         "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
-        "test_size": Param("int", 10000, quick=2000, smoke=1000, minimum=100, maximum=10000),
+        "test_size": _test_images(),
         "batch_size": Param("int", 128, minimum=1, maximum=4096),
         "learning_rate": Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="Adam, constant (handout: 0.001)"),
     }
@@ -199,13 +197,19 @@ SPECS: dict[str, dict[str, Param]] = {
         "corruption_std": Param("float", 0.15, minimum=0.0, maximum=10.0, help="5.2: Gaussian noise on the 2-D toy data"),
         "dropout_rate": Param("float", 0.3, minimum=0.0, maximum=1.0, help="5.2: masking noise probability"),
         "num_embedded": Param(
-            "int", 5000, quick=2000, smoke=1000, minimum=100, maximum=10000, help="test images in the 2-D scatter plot"
+            "int",
+            5000,
+            quick=QUICK_TEST_IMAGES,
+            smoke=1000,
+            minimum=100,
+            maximum=10000,
+            help="test images in the 2-D scatter plot",
         ),
     },
     "cpsc663_ex2/p6_conv_autoencoders": {
         **_cpsc_ae_training("epochs of every conv auto-encoder"),
         "noise_std": Param("float", 0.3, minimum=0.0, maximum=10.0, help="6.3: standard deviation of the Gaussian input noise"),
-        "num_embedded": Param("int", 5000, quick=2000, smoke=1000, minimum=100, maximum=10000),
+        "num_embedded": Param("int", 5000, quick=QUICK_TEST_IMAGES, smoke=1000, minimum=100, maximum=10000),
     },
     "cpsc663_ex2/99_bonus": {},
     "nn4i_ex2/q1_autoencoding": _ae_recipe(
@@ -224,7 +228,7 @@ SPECS: dict[str, dict[str, Param]] = {
     "nn4i_ex2/q3_decorrelation": _ae_recipe(
         latent_dims=Param("list[int]", [2, 4, 10, 32, 64], quick=[2, 10, 32], smoke=[2, 4, 10, 16, 32], minimum=2, maximum=512),
         num_seeds=Param("int", 3, quick=2, smoke=3, minimum=1, maximum=10),
-        num_encoded=Param("int", 10000, quick=2000, smoke=1000, minimum=100, maximum=10000),
+        num_encoded=Param("int", 10000, quick=QUICK_TEST_IMAGES, smoke=1000, minimum=100, maximum=10000),
     ),
     "nn4i_ex2/q4_transfer": _ae_recipe(
         transfer_latent_dim=Param("int", 10, smoke=10, minimum=1, maximum=512, help="d of the pre-trained encoder"),
