@@ -522,6 +522,12 @@ def _quiet_papermill(record: logging.LogRecord) -> bool:
     )
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1 (e.g. --jobs 2)")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.build", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -530,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--assignment", action="append", choices=sorted(ASSIGNMENTS))
     rep.add_argument("--set", action="append", default=[], metavar="NOTEBOOK:NAME=VALUE")
     rep.add_argument("--force", action="store_true", help="re-execute even if inputs are unchanged")
-    rep.add_argument("--jobs", type=int, default=None, help="notebooks executed side by side (default: one per core)")
+    rep.add_argument("--jobs", type=_positive_int, default=None, help="notebooks executed side by side (default: one per core)")
     child = sub.add_parser("execute")  # internal: one notebook for a parallel build, result in --run-file
     child.add_argument("notebook")
     child.add_argument("--profile", default="full")

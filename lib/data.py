@@ -240,7 +240,10 @@ def balanced_indices(labels: torch.Tensor, num_labels: int, seed: int) -> torch.
     for cls, count in zip(classes.tolist(), per_class, strict=True):
         pool = torch.nonzero(labels == cls).flatten()
         if count > len(pool):
-            raise ValueError(f"class {cls} has only {len(pool)} images, {count} requested")
+            raise ValueError(
+                f"a balanced set of {num_labels} labels needs {count} images of class {cls}, which has only {len(pool)}; "
+                f"fix: ask for at most {len(classes) * min(int((labels == c).sum()) for c in classes.tolist())} labels"
+            )
         chosen.append(pool[torch.randperm(len(pool), generator=gen)[:count]])
     return torch.cat(chosen)
 

@@ -13,6 +13,7 @@ Profiles: ``full`` (report quality, the default), ``quick`` (a draft in minutes)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -47,6 +48,9 @@ class Param:
         return self.full if chosen is None else chosen
 
 
+# A balanced labelled set takes as many images of every digit: MNIST's training split has
+# 5,421 fives, its rarest digit, so at most 10 x 5,421 labels.
+MAX_BALANCED_LABELS = 54210
 QUICK_TEST_IMAGES = 2000  # the quick profile scores every model on this many test images
 
 
@@ -130,7 +134,7 @@ SPECS: dict[str, dict[str, Param]] = {
     "idl_ex3/00_theory": {},
     # --- idl_ex3 ---
     "idl_ex3/p1_transfer": _course_recipe(
-        num_labels=Param("int", 50, minimum=10, maximum=60000, help="labelled training images (balanced)"),
+        num_labels=Param("int", 50, minimum=10, maximum=MAX_BALANCED_LABELS, help="labelled training images (balanced)"),
         num_draws=Param("int", 10, quick=2, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
         hidden_units=Param("int", 128, minimum=1, maximum=4096, help="hidden layer of our MLP"),
         head_steps=Param("int", 600, quick=200, smoke=10, minimum=1, help="optimizer steps of every classifier on codes"),
@@ -232,10 +236,10 @@ SPECS: dict[str, dict[str, Param]] = {
     ),
     "nn4i_ex2/q4_transfer": _ae_recipe(
         transfer_latent_dim=Param("int", 10, smoke=10, minimum=1, maximum=512, help="d of the pre-trained encoder"),
-        num_labels=Param("int", 50, minimum=10, maximum=60000, help="labelled training images (balanced)"),
+        num_labels=Param("int", 50, minimum=10, maximum=MAX_BALANCED_LABELS, help="labelled training images (balanced)"),
         num_draws=Param("int", 10, quick=2, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
         label_counts=Param(
-            "list[int]", [10, 20, 50, 100, 500, 1000], quick=[10, 20, 50], smoke=[10, 50], minimum=10, maximum=60000
+            "list[int]", [10, 20, 50, 100, 500, 1000], quick=[10, 20, 50], smoke=[10, 50], minimum=10, maximum=MAX_BALANCED_LABELS
         ),
         curve_draws=Param("int", 2, quick=1, smoke=1, minimum=1, maximum=100, help="draws per point of the accuracy-vs-N curve"),
         classifier_steps=Param("int", 600, quick=80, smoke=10, minimum=1, help="optimizer steps on the labelled set"),
@@ -315,8 +319,11 @@ def check_common(where: str, profile: Any, device: Any) -> None:
         raise ParameterError(
             f"{where}: parameter 'profile' = {profile!r} is not one of {list(PROFILES)}; fix: profile=\"quick\" for a draft"
         )
-    if not isinstance(device, str) or not device:
-        raise ParameterError(f'{where}: parameter \'device\' must be a string such as "auto", "cpu" or "cuda", got {device!r}')
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]+)?", device):
+        raise ParameterError(
+            f"{where}: parameter 'device' = {device!r} is not a device this bundle runs on; "
+            'fix: device="auto" (GPU when present, else CPU), "cpu", "cuda", "cuda:1" or "mps"'
+        )
 
 
 def check_overrides(notebook_id: str, overrides: dict[str, Any]) -> None:

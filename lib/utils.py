@@ -19,9 +19,18 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple MPS, then CPU; anything else is passed to torch."""
+    """``"auto"`` picks CUDA, then Apple MPS, then CPU; a named device must be present."""
     if device != "auto":
-        return torch.device(device)
+        chosen = torch.device(device)
+        mps = getattr(torch.backends, "mps", None)
+        missing = (chosen.type == "cuda" and not torch.cuda.is_available()) or (
+            chosen.type == "mps" and (mps is None or not mps.is_available())
+        )
+        if chosen.type == "cuda" and not missing and (chosen.index or 0) >= torch.cuda.device_count():
+            missing = True
+        if missing:
+            raise RuntimeError(f'device "{device}" is not available on this machine; fix: device="auto" (or "cpu")')
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

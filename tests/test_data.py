@@ -71,6 +71,9 @@ def test_balanced_indices_are_balanced_and_seeded():
     assert not torch.equal(idx, data.balanced_indices(labels, 50, seed=4))
     with pytest.raises(ValueError, match="more than"):
         data.balanced_indices(labels, 2000, seed=0)
+    rare_nine = torch.cat([torch.arange(900) % 9, torch.full((20,), 9)])  # only 20 nines
+    with pytest.raises(ValueError, match="class 9, which has only 20; fix: ask for at most 200 labels"):
+        data.balanced_indices(rare_nine, 300, seed=0)
 
 
 def test_batches_cover_everything_once():

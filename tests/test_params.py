@@ -36,6 +36,8 @@ def test_explicit_value_wins_and_int_is_accepted_for_float():
         ({"latent_dims": [2, "x"]}, "must be list[int]"),
         ({"latent_dim": True}, "must be int"),
         ({"profile": "fast"}, "'profile'"),
+        ({"device": "tpu"}, "'device' = 'tpu'"),
+        ({"device": "cuda:x"}, "'device'"),
     ],
 )
 def test_bad_values_are_rejected_with_one_line(overrides, message):
@@ -48,6 +50,30 @@ def test_bad_values_are_rejected_with_one_line(overrides, message):
 def test_more_labels_than_images_is_rejected():
     with pytest.raises(ParameterError, match="num_labels"):
         check_overrides("nn4i_ex2/q4_transfer", {"num_labels": 70000})
+    # a balanced set cannot take more than 10 x the 5,421 fives of the training split
+    for notebook in ("nn4i_ex2/q4_transfer", "idl_ex3/p1_transfer"):
+        with pytest.raises(ParameterError, match="maximum 54210"):
+            check_overrides(notebook, {"num_labels": 54211})
+        check_overrides(notebook, {"num_labels": 54210})
+    with pytest.raises(ParameterError, match="label_counts"):
+        check_overrides("nn4i_ex2/q4_transfer", {"label_counts": [10, 60000]})
+
+
+def test_a_named_device_that_is_absent_is_a_one_line_error(monkeypatch):
+    import torch
+
+    from lib.utils import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match='device "cuda:1" is not available.*fix: device="auto"'):
+        pick_device("cuda:1")
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+def test_cli_rejects_zero_jobs(capsys):
+    with pytest.raises(SystemExit):
+        build.main(["report", "--profile", "smoke", "--jobs", "0"])
+    assert "--jobs" in capsys.readouterr().err
 
 
 def test_missing_parameter_in_cell_is_reported():
