@@ -59,15 +59,55 @@ def mnist_images(split: str, size: int | None = None, pad: int = 2) -> tuple[tor
 
 # What defines a trained model besides its configuration (part of its cache key).
 _DATA_CODE = (data.to_float, data.subset_indices, data.batch_indices, data.load_split, mnist_images)
+
+
+def _reconstruction_fit(device: torch.device, name: str, *, train_size: int, test_size: int, pad: int, **settings):
+    """The ``fit`` step of a cached auto-encoder: the first ``train_size`` / ``test_size``
+    MNIST images (padded by ``pad``), then :func:`lib.train.fit_reconstruction` with ``settings``."""
+
+    def fit(model):
+        train_x, _ = mnist_images("train", train_size, pad=pad)
+        test_x, _ = mnist_images("test", test_size, pad=pad)
+        return train.fit_reconstruction(model, train_x, test_x, device=device, name=name, **settings)
+
+    return fit
+
+
+def _recipe_fit(recipe, device: torch.device, test_size: int, **settings):
+    """:func:`_reconstruction_fit` on padded images with the training fields that both
+    :class:`AERecipe` and :class:`CourseAERecipe` have."""
+    return _reconstruction_fit(
+        device,
+        recipe.label(),
+        train_size=recipe.train_size,
+        test_size=test_size,
+        pad=2,
+        num_epochs=recipe.num_epochs,
+        batch_size=recipe.batch_size,
+        learning_rate=recipe.learning_rate,
+        seed=recipe.seed,
+        noise_std=recipe.noise_std,
+        **settings,
+    )
+
+
+# The one reconstruction loop every auto-encoder family trains with.
+RECONSTRUCTION_CODE = (
+    _recipe_fit,
+    _reconstruction_fit,
+    train.fit_reconstruction,
+    train.train_epoch,
+    train.predict,
+    train.reconstruction_loss,
+    *_DATA_CODE,
+)
+
 AE_CODE = (
     models.ConvEncoder,
     models.ConvDecoder,
     models.ConvAutoencoder,
     models.conv_channels,
-    train.fit_autoencoder,
-    train.train_epoch,
-    train.reconstruction_loss,
-    *_DATA_CODE,
+    *RECONSTRUCTION_CODE,
 )
 JUDGE_CODE = (models.DigitClassifier, train.fit_classifier, train.train_epoch, *_DATA_CODE)
 
@@ -81,22 +121,7 @@ def autoencoder(recipe: AERecipe, device: torch.device, test_size: int = 10000) 
         # channels-last: the faster memory layout for these CPU convolutions (measured 1.25x per step)
         return model.to(memory_format=torch.channels_last)
 
-    def fit(model):
-        train_x, _ = mnist_images("train", recipe.train_size)
-        test_x, _ = mnist_images("test", test_size)
-        return train.fit_autoencoder(
-            model,
-            train_x,
-            test_x,
-            num_epochs=recipe.num_epochs,
-            batch_size=recipe.batch_size,
-            learning_rate=recipe.learning_rate,
-            seed=recipe.seed,
-            device=device,
-            name=recipe.label(),
-            noise_std=recipe.noise_std,
-        )
-
+    fit = _recipe_fit(recipe, device, test_size, loss="cropped-mse", schedule="one-cycle")
     config = {**asdict(recipe), "test_size": test_size}
     model, history = cache.load_or_train("conv_autoencoder", config, build, fit, device, code=AE_CODE, label=recipe.label())
     return model.eval(), history
@@ -154,10 +179,7 @@ PLAIN_AE_CODE = (
     models.SmallConvEncoder,
     models.SmallConvDecoder,
     models.SmallConvAutoencoder,
-    train.fit_reconstruction,
-    train.train_epoch,
-    train.predict,
-    *_DATA_CODE,
+    *RECONSTRUCTION_CODE,
 )
 PLAIN_AE_KINDS = ("mlp", "linear", "conv", "conv_skip")
 
@@ -239,21 +261,21 @@ def plain_autoencoder(
 
     label = f"{kind} AE d={latent_dim}" + (f" noise={noise_std}" if noise_std else "")
 
-    def fit(model):
-        train_x, _ = mnist_images("train", train_size, pad=0)
-        test_x, _ = mnist_images("test", test_size, pad=0)
-        return train.fit_reconstruction(
-            model,
-            train_x,
-            test_x,
-            num_epochs=num_epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            seed=seed,
-            device=device,
-            name=label,
-            noise_std=noise_std,
-        )
+    fit = _reconstruction_fit(
+        device,
+        label,
+        train_size=train_size,
+        test_size=test_size,
+        pad=0,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        noise_std=noise_std,
+        noisy_test=True,
+        loss="mse",
+        schedule="constant",
+    )
 
     config = {
         "kind": kind,
@@ -294,11 +316,7 @@ COURSE_AE_CODE = (
     models.CourseEncoder,
     models.CourseDecoder,
     models.CourseAutoencoder,
-    train.fit_denoising_autoencoder,
-    train.train_epoch,
-    train.predict,
-    train.reconstruction_loss,
-    *_DATA_CODE,
+    *RECONSTRUCTION_CODE,
 )
 
 
@@ -312,21 +330,7 @@ def course_autoencoder(
         seed_everything(recipe.seed)
         return models.CourseAutoencoder(recipe.latent_dim)
 
-    def fit(model):
-        train_x, _ = mnist_images("train", recipe.train_size)
-        test_x, _ = mnist_images("test", test_size)
-        return train.fit_denoising_autoencoder(
-            model,
-            train_x,
-            test_x,
-            num_epochs=recipe.num_epochs,
-            batch_size=recipe.batch_size,
-            learning_rate=recipe.learning_rate,
-            seed=recipe.seed,
-            device=device,
-            name=recipe.label(),
-            noise_std=recipe.noise_std,
-        )
+    fit = _recipe_fit(recipe, device, test_size, loss="bce", schedule="cosine", channels_last=True)
 
     config = {**asdict(recipe), "test_size": test_size}
     model, history = cache.load_or_train(

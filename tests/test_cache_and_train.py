@@ -17,7 +17,7 @@ def tiny_ae():
 
 def tiny_fit(images, epochs=1):
     def fit(model):
-        return train.fit_autoencoder(
+        return train.fit_reconstruction(
             model,
             images,
             images[:8],
@@ -27,6 +27,8 @@ def tiny_fit(images, epochs=1):
             seed=0,
             device=torch.device("cpu"),
             name="tiny",
+            loss="cropped-mse",
+            schedule="one-cycle",
         )
 
     return fit
@@ -126,19 +128,8 @@ def test_same_seed_same_losses():
 
 
 def test_nan_loss_stops_training_with_the_model_name():
-    model = tiny_ae()
     with pytest.raises(train.TrainingError, match="tiny.*epoch 1"):
-        train.fit_autoencoder(
-            model,
-            torch.full_like(IMAGES, float("nan")),
-            IMAGES[:8],
-            num_epochs=1,
-            batch_size=8,
-            learning_rate=1e-2,
-            seed=0,
-            device=torch.device("cpu"),
-            name="tiny",
-        )
+        tiny_fit(torch.full_like(IMAGES, float("nan")))(tiny_ae())
 
 
 def test_chance_accuracy_is_flagged(capsys):
