@@ -132,6 +132,20 @@ def test_nan_loss_stops_training_with_the_model_name():
         tiny_fit(torch.full_like(IMAGES, float("nan")))(tiny_ae())
 
 
+def test_reconstruction_loop_settings():
+    common = dict(num_epochs=1, batch_size=8, learning_rate=1e-2, seed=0, device=torch.device("cpu"), name="tiny")
+    with pytest.raises(ValueError, match="loss 'l1'.*fix"):
+        train.fit_reconstruction(tiny_ae(), IMAGES, IMAGES[:8], loss="l1", schedule="constant", **common)
+    bce = train.fit_reconstruction(tiny_ae(), IMAGES, IMAGES[:8], loss="bce", schedule="cosine", channels_last=True, **common)
+    assert set(bce) == {"train_bce", "test_bce", "test_mse", "seconds"}
+    # the same training, scored on a fixed noisy copy of the test set instead of the clean one
+    clean = train.fit_reconstruction(tiny_ae(), IMAGES, IMAGES[:8], loss="mse", schedule="constant", noise_std=1.0, **common)
+    noisy = train.fit_reconstruction(
+        tiny_ae(), IMAGES, IMAGES[:8], loss="mse", schedule="constant", noise_std=1.0, noisy_test=True, **common
+    )
+    assert clean["train_mse"] == noisy["train_mse"] and noisy["test_mse"] != clean["test_mse"]
+
+
 def test_chance_accuracy_is_flagged(capsys):
     assert train.warn_if_chance(0.11, "head")
     assert "WARNING: head is at chance level" in capsys.readouterr().out
