@@ -115,8 +115,10 @@ def fit_reconstruction(
     ``noise_std > 0`` trains a denoising AE: Gaussian noise (not clipped) on the input,
     the target stays clean.
     """
-    if loss not in RECONSTRUCTION_LOSSES or schedule not in SCHEDULES:
-        raise ValueError(f"loss {loss!r} / schedule {schedule!r}; fix: use one of {list(RECONSTRUCTION_LOSSES)} / {SCHEDULES}")
+    if loss not in RECONSTRUCTION_LOSSES:
+        raise ValueError(f"unknown reconstruction loss {loss!r}; fix: use one of {list(RECONSTRUCTION_LOSSES)}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; fix: use one of {list(SCHEDULES)}")
     loss_name, loss_fn = RECONSTRUCTION_LOSSES[loss]
     model.to(device)
     layout = torch.channels_last if channels_last else torch.contiguous_format
@@ -134,7 +136,7 @@ def fit_reconstruction(
     if noisy_test and noise_std:  # a fixed noisy copy, so every epoch is scored on the same inputs
         noise_gen = torch.Generator().manual_seed(seed + 1)
         test_inputs = test_images + noise_std * torch.randn(test_images.shape, generator=noise_gen)
-    history: dict[str, list[float]] = {f"train_{loss_name}": [], f"test_{loss_name}": [], "test_mse": [], "seconds": []}
+    history: dict[str, list[float]] = {}  # keys in the order of the first epoch's scores
 
     def batches():
         for idx in batch_indices(len(train_images), batch_size, generator):
@@ -155,7 +157,7 @@ def fit_reconstruction(
             scores["test_mse"] = reconstruction_loss(reconstructions, test_images).item()
         scores["seconds"] = time.perf_counter() - start
         for key, value in scores.items():
-            history[key].append(value)
+            history.setdefault(key, []).append(value)
         line = "  ".join(f"{key} {value:.5f}" for key, value in scores.items() if key != "seconds")
         print(f"[{name}] epoch {epoch}/{num_epochs}  {line}  {scores['seconds']:.1f} s", flush=True)
     return history
