@@ -182,6 +182,9 @@ PLAIN_AE_CODE = (
     *RECONSTRUCTION_CODE,
 )
 PLAIN_AE_KINDS = ("mlp", "linear", "conv", "conv_skip")
+# How CPSC 663 trains its auto-encoders: Adam at a constant learning rate on whole-image
+# MSE; a denoiser is scored on a fixed noisy copy of the test set.
+CPSC_AE_TRAINING = {"loss": "mse", "schedule": "constant", "noisy_test": True}
 
 
 def filter_cnn(
@@ -272,9 +275,7 @@ def plain_autoencoder(
         learning_rate=learning_rate,
         seed=seed,
         noise_std=noise_std,
-        noisy_test=True,
-        loss="mse",
-        schedule="constant",
+        **CPSC_AE_TRAINING,
     )
 
     config = {

@@ -51,9 +51,7 @@ def train_autoencoder_and_save(
         device=device,
         name=name,
         noise_std=noise_std,
-        noisy_test=True,
-        loss="mse",
-        schedule="constant",
+        **zoo.CPSC_AE_TRAINING,
     )
     written = cache.export_state_dict(model, Path(out))
     print(f"test MSE {history['test_mse'][-1]:.5f}; wrote {written}")
