@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -43,6 +44,34 @@ def test_kernel_is_pinned_and_title_present(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata["kernelspec"]["name"] == build.KERNEL_NAME
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+
+
+def lists_glued_to_a_paragraph(markdown: str) -> list[str]:
+    """List items that directly follow a paragraph line.  Jupyter renders them as a list,
+    but pandoc (which makes the PDF) runs them into the paragraph as "- item - item";
+    a blank line before the list fixes it.  Lines inside $$ display math are skipped."""
+    item = re.compile(r"\s{0,3}([-*+]|\d+[.)])\s")
+    glued, in_math, previous = [], False, ""
+    for line in markdown.split("\n"):
+        if not in_math and item.match(line) and previous.strip() and not item.match(previous) and not previous.startswith("  "):
+            glued.append(line)
+        in_math ^= line.count("$$") % 2 == 1
+        previous = line
+    return glued
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
+def test_markdown_lists_render_in_the_pdf(path):
+    nb = nbformat.read(path, as_version=4)
+    glued = {i: lists_glued_to_a_paragraph(c.source) for i, c in enumerate(nb.cells) if c.cell_type == "markdown"}
+    glued = {i: lines[0][:40] for i, lines in glued.items() if lines}
+    assert not glued, f"{path}: put a blank line before the list in cells {glued}"
+
+
+def test_glued_lists_are_detected():
+    assert lists_glued_to_a_paragraph("Schemes:\n1. frozen\n2. trained") == ["1. frozen"]
+    assert lists_glued_to_a_paragraph("Schemes:\n\n- a\n- b\n  continued") == []
+    assert lists_glued_to_a_paragraph("$$\na\n+ b\n$$") == []
 
 
 def test_every_built_notebook_exists():
