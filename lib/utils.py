@@ -18,24 +18,25 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)  # absent in some builds
+    return mps is not None and mps.is_available()
+
+
 def pick_device(device: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA, then Apple MPS, then CPU; a named device must be present."""
-    if device != "auto":
-        chosen = torch.device(device)
-        mps = getattr(torch.backends, "mps", None)
-        missing = (chosen.type == "cuda" and not torch.cuda.is_available()) or (
-            chosen.type == "mps" and (mps is None or not mps.is_available())
-        )
-        if chosen.type == "cuda" and not missing and (chosen.index or 0) >= torch.cuda.device_count():
-            missing = True
-        if missing:
-            raise RuntimeError(f'device "{device}" is not available on this machine; fix: device="auto" (or "cpu")')
-        return chosen
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    chosen = torch.device(device)
+    if chosen.type == "cuda":
+        present = torch.cuda.is_available() and (chosen.index or 0) < torch.cuda.device_count()
+    else:
+        present = chosen.type != "mps" or _mps_available()
+    if not present:
+        raise RuntimeError(f'device "{device}" is not available on this machine; fix: device="auto" (or "cpu")')
+    return chosen
 
 
 def configure_threads() -> int:
