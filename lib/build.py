@@ -375,11 +375,11 @@ def default_jobs() -> int:
 
 
 # Longest first, so the two workers finish together; the rest follow in report order.
-HEAVY_FIRST = (
+HEAVY_FIRST = (  # longest first (full profile), so that no long job starts last
+    "nn4i_ex2/q4_transfer",
     "nn4i_ex2/q1_autoencoding",
     "nn4i_ex2/q3_decorrelation",
     "cpsc663_ex2/p6_conv_autoencoders",
-    "nn4i_ex2/q4_transfer",
     "cpsc663_ex2/p4_cnn",
     "idl_ex3/p1_transfer",
     "cpsc663_ex2/p5_autoencoders",
