@@ -237,7 +237,7 @@ SPECS: dict[str, dict[str, Param]] = {
     "nn4i_ex2/q4_transfer": _ae_recipe(
         transfer_latent_dim=Param("int", 10, smoke=10, minimum=1, maximum=512, help="d of the pre-trained encoder"),
         transfer_epochs=Param(
-            "int", 30, quick=1, smoke=1, minimum=1, help="training epochs of the pre-trained encoder's AE (Q1 trains 4)"
+            "int", 30, quick=1, smoke=2, minimum=1, help="training epochs of the pre-trained encoder's AE (Q1 trains 4)"
         ),
         num_labels=Param("int", 50, minimum=10, maximum=MAX_BALANCED_LABELS, help="labelled training images (balanced)"),
         num_draws=Param("int", 10, quick=2, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),

@@ -91,6 +91,15 @@ def test_smoke_build_writes_every_pdf_with_every_heading(smoke_build, bundle_dir
     print(f"smoke build took {seconds:.0f} s")
 
 
+def test_q4_measures_what_the_longer_pretraining_adds(smoke_build, bundle_dirs):
+    """Q4's frozen encoder trains longer than Q1's AE; the frozen scheme is repeated on Q1's encoder."""
+    metrics = json.loads((bundle_dirs["report"] / "nn4i_ex2" / "metrics" / "q4_transfer.json").read_text())
+    encoder = metrics["pretrained_encoder"]
+    assert encoder["num_epochs"] > encoder["q1_encoder_num_epochs"]
+    ablation = [scheme for scheme in metrics["headline"] if scheme.startswith("frozen encoder of Q1")]
+    assert ablation and len(metrics["headline"][ablation[0]]["test_acc"]) == metrics["settings"]["num_draws"]
+
+
 def test_pdf_hides_code_and_parameter_cells(smoke_build, bundle_dirs):
     text = pdf_text(bundle_dirs["report"] / "nn4i_ex2.pdf")
     for code in ("cfg = resolve(", "from lib", 'profile = "full"', "write_metrics("):
