@@ -374,8 +374,8 @@ def default_jobs() -> int:
     return _available_cores()
 
 
-# Longest first, so the two workers finish together; the rest follow in report order.
-HEAVY_FIRST = (  # longest first (full profile), so that no long job starts last
+# Longest first (full profile), so the two workers finish together; the rest follow in report order.
+HEAVY_FIRST = (
     "nn4i_ex2/q4_transfer",
     "nn4i_ex2/q1_autoencoding",
     "nn4i_ex2/q3_decorrelation",
