@@ -89,6 +89,12 @@ def heatmap(matrix: np.ndarray, title: str, ax: plt.Axes, label: str = "Pearson 
     return im
 
 
+def count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: captions read "1 epoch" in quick and
+    smoke builds and "5 epochs" in full ones."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence], caption: str) -> str:
     """A Markdown table (rendered by Jupyter and by pandoc in the PDF) with a caption line."""
 

@@ -86,3 +86,28 @@ def test_outputs_are_detected(tmp_path):
     nbformat.write(nb, target)
     with pytest.raises(AssertionError, match="has outputs"):
         test_committed_without_outputs(target)
+
+
+# A count that a profile or parameter can set to 1, written as "{n} epochs" in code: the quick
+# and smoke PDFs then read "1 epochs".  lib.plots.count picks the singular or plural.
+COUNTED_NOUN = re.compile(r"\{[^{}]*\} (epoch|draw|seed|step)s\b")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
+def test_counts_use_the_right_plural(path):
+    nb = nbformat.read(path, as_version=4)
+    found = {i: COUNTED_NOUN.findall(c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"}
+    found = {i: nouns for i, nouns in found.items() if nouns}
+    assert not found, f"{path}: cells {found} print a count before a plural noun; fix: plots.count(n, 'epoch')"
+
+
+def test_count_reads_singular_and_plural():
+    from lib.plots import count
+
+    assert [count(1, "epoch"), count(4, "epoch"), count(0, "draw"), count(10000, "image")] == [
+        "1 epoch",
+        "4 epochs",
+        "0 draws",
+        "10,000 images",
+    ]
+    assert COUNTED_NOUN.search('f"after {cfg.num_epochs} epochs"') and not COUNTED_NOUN.search('f"after {n} images"')
