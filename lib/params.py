@@ -13,6 +13,7 @@ Profiles: ``full`` (report quality, the default), ``quick`` (a draft in minutes)
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -42,6 +43,7 @@ class Param:
     maximum: float | None = None
     choices: tuple = ()
     help: str = ""
+    distinct: bool = False  # a list of settings to sweep: each value once
 
     def value_for(self, profile: str) -> Any:
         chosen = {"full": self.full, "quick": self.quick, "smoke": self.smoke}[profile]
@@ -52,6 +54,9 @@ class Param:
 # 5,421 fives, its rarest digit, so at most 10 x 5,421 labels.
 MAX_BALANCED_LABELS = 54210
 QUICK_TEST_IMAGES = 2000  # the quick profile scores every model on this many test images
+MAX_SEED = 2**32 - 1  # numpy's seed range (seed_everything seeds numpy too)
+MAX_EPOCHS = 1000  # far above any setting here; stops a typo such as 10**9 from running for ever
+MAX_STEPS = 1_000_000
 
 
 def _test_images(help: str = "") -> Param:
@@ -63,8 +68,8 @@ def _ae_recipe(**overrides: Param) -> dict[str, Param]:
     """Training settings of the nn4i_ex2 conv auto-encoder, shared by Q1-Q4 so the
     questions reuse the same cached models (same settings give the same cache key)."""
     recipe = {
-        "seed": Param("int", 0, minimum=0, help="seed of the reference models"),
-        "num_epochs": Param("int", 4, quick=1, smoke=1, minimum=1, help="AE training epochs"),
+        "seed": Param("int", 0, minimum=0, maximum=MAX_SEED, help="seed of the reference models"),
+        "num_epochs": Param("int", 4, quick=1, smoke=1, minimum=1, maximum=MAX_EPOCHS, help="AE training epochs"),
         "train_size": Param(
             "int",
             60000,
@@ -90,9 +95,11 @@ def _course_recipe(**overrides: Param) -> dict[str, Param]:
     by P1-P4 so the notebooks reuse the same cached models (same settings, same key).
     ``train_size`` and ``judge_epochs`` match nn4i_ex2/q2, so all of them share one judge."""
     recipe = {
-        "seed": Param("int", 0, minimum=0, help="seed of the auto-encoder and of the GANs"),
+        "seed": Param("int", 0, minimum=0, maximum=MAX_SEED, help="seed of the auto-encoder and of the GANs"),
         "latent_dim": Param("int", 64, minimum=1, maximum=512, help="code size (64 in the handout)"),
-        "ae_epochs": Param("int", 4, quick=1, smoke=1, minimum=1, help="AE training epochs (15 in the handout)"),
+        "ae_epochs": Param(
+            "int", 4, quick=1, smoke=1, minimum=1, maximum=MAX_EPOCHS, help="AE training epochs (15 in the handout)"
+        ),
         "ae_batch_size": Param("int", 128, minimum=1, maximum=4096),
         "ae_learning_rate": Param("float", 2e-3, minimum=1e-6, maximum=1.0, help="Adam, cosine decay"),
         "noise_std": Param("float", 0.35, minimum=0.0, maximum=10.0, help="std of the Gaussian input noise"),
@@ -100,7 +107,9 @@ def _course_recipe(**overrides: Param) -> dict[str, Param]:
             "int", 60000, quick=10000, smoke=1024, minimum=64, maximum=60000, help="training images of the AE and the judge"
         ),
         "test_size": _test_images("test images used for every score"),
-        "judge_epochs": Param("int", 5, quick=1, smoke=1, minimum=1, help="training epochs of the judge classifier"),
+        "judge_epochs": Param(
+            "int", 5, quick=1, smoke=1, minimum=1, maximum=MAX_EPOCHS, help="training epochs of the judge classifier"
+        ),
     }
     recipe.update(overrides)
     return recipe
@@ -110,7 +119,7 @@ def _latent_gan_recipe(**overrides: Param) -> dict[str, Param]:
     """The unconditional latent GANs of idl_ex3 P2, reused by P3."""
     return _course_recipe(
         gan_hidden_units=Param("list[int]", [128, 128], minimum=1, maximum=4096, help="hidden layers of G and of D"),
-        gan_epochs=Param("int", 8, quick=2, smoke=1, minimum=1, help="passes over the training codes"),
+        gan_epochs=Param("int", 8, quick=2, smoke=1, minimum=1, maximum=MAX_EPOCHS, help="passes over the training codes"),
         gan_batch_size=Param("int", 128, minimum=2, maximum=4096),
         gan_learning_rate=Param("float", 5e-4, minimum=1e-6, maximum=1.0, help="Adam, betas (0.5, 0.999), G and D"),
         **overrides,
@@ -120,8 +129,8 @@ def _latent_gan_recipe(**overrides: Param) -> dict[str, Param]:
 def _cpsc_ae_training(epochs_help: str) -> dict[str, Param]:
     """Training settings shared by CPSC 663 Problems 5 and 6 (the course's Adam at 1e-3)."""
     return {
-        "seed": Param("int", 0, minimum=0),
-        "num_epochs": Param("int", 10, quick=2, smoke=1, minimum=1, help=epochs_help),
+        "seed": Param("int", 0, minimum=0, maximum=MAX_SEED),
+        "num_epochs": Param("int", 10, quick=2, smoke=1, minimum=1, maximum=MAX_EPOCHS, help=epochs_help),
         "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
         "test_size": _test_images(),
         "batch_size": Param("int", 128, minimum=1, maximum=4096),
@@ -137,11 +146,15 @@ SPECS: dict[str, dict[str, Param]] = {
         num_labels=Param("int", 50, minimum=10, maximum=MAX_BALANCED_LABELS, help="labelled training images (balanced)"),
         num_draws=Param("int", 10, quick=2, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
         hidden_units=Param("int", 128, minimum=1, maximum=4096, help="hidden layer of our MLP"),
-        head_steps=Param("int", 600, quick=200, smoke=10, minimum=1, help="optimizer steps of every classifier on codes"),
+        head_steps=Param(
+            "int", 600, quick=200, smoke=10, minimum=1, maximum=MAX_STEPS, help="optimizer steps of every classifier on codes"
+        ),
         head_learning_rate=Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="AdamW, cosine decay"),
         linear_learning_rate=Param("float", 1e-2, minimum=1e-6, maximum=1.0, help="the minimal (one-layer) classifier"),
         augment_copies=Param("int", 20, quick=5, smoke=2, minimum=0, maximum=200, help="augmented copies per labelled image"),
-        finetune_steps=Param("int", 200, quick=50, smoke=5, minimum=1, help="optimizer steps of encoder + MLP end to end"),
+        finetune_steps=Param(
+            "int", 200, quick=50, smoke=5, minimum=1, maximum=MAX_STEPS, help="optimizer steps of encoder + MLP end to end"
+        ),
         encoder_learning_rate=Param("float", 3e-4, minimum=0.0, maximum=1.0, help="encoder lr when trained end to end"),
         spreading_pool=Param(
             "int", 30000, quick=5000, smoke=1000, minimum=100, maximum=60000, help="unlabelled images in the spreading graph"
@@ -162,7 +175,7 @@ SPECS: dict[str, dict[str, Param]] = {
     ),
     "idl_ex3/p4_conditional_gan": _course_recipe(
         cgan_hidden_units=Param("list[int]", [128, 128], minimum=1, maximum=4096, help="hidden layers of G and of D"),
-        cgan_epochs=Param("int", 8, quick=2, smoke=1, minimum=1),
+        cgan_epochs=Param("int", 8, quick=2, smoke=1, minimum=1, maximum=MAX_EPOCHS),
         cgan_batch_size=Param("int", 128, minimum=2, maximum=4096),
         cgan_learning_rate=Param("float", 5e-4, minimum=1e-6, maximum=1.0),
         aux_weight=Param("float", 1.0, minimum=0.0, maximum=100.0, help="weight of the auxiliary classification loss"),
@@ -183,20 +196,31 @@ SPECS: dict[str, dict[str, Param]] = {
     },
     # --- cpsc663_ex2 ---
     "cpsc663_ex2/p4_cnn": {
-        "seeds": Param("list[int]", [0, 1, 2], quick=[0], smoke=[0, 1], minimum=0, help="one CNN per seed (bar: their mean)"),
-        "num_epochs": Param("int", 5, quick=1, smoke=1, minimum=1, help="the handout asks for 5"),
+        "seeds": Param(
+            "list[int]",
+            [0, 1, 2],
+            quick=[0],
+            smoke=[0, 1],
+            minimum=0,
+            maximum=MAX_SEED,
+            help="one CNN per seed (bar: their mean)",
+            distinct=True,
+        ),
+        "num_epochs": Param("int", 5, quick=1, smoke=1, minimum=1, maximum=MAX_EPOCHS, help="the handout asks for 5"),
         "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
         "batch_size": Param("int", 128, minimum=1, maximum=4096),
         "learning_rate": Param("float", 2e-3, minimum=1e-6, maximum=1.0, help="AdamW, cosine decay"),
         "num_filters": Param("int", 40, minimum=1, maximum=256, help="filters of the first convolution (40 in the handout)"),
-        "input_size": Param("int", 50, minimum=10, maximum=512, help="h = w of the image in 4.1"),
+        "input_size": Param("int", 50, minimum=10, maximum=512, help="height = width of the image in 4.1"),
     },
     "cpsc663_ex2/p5_autoencoders": {
         **_cpsc_ae_training("MLP auto-encoder epochs (handout: at least 10)"),
         "hidden_sizes": Param("list[int]", [512, 256, 128], minimum=1, maximum=4096, help="3 hidden layers = 4 linear layers"),
         "latent_dim": Param("int", 2, minimum=1, maximum=64),
-        "linear_latent_dims": Param("list[int]", [2, 10], smoke=[2], minimum=1, maximum=784, help="linear AE codes vs PCA"),
-        "linear_epochs": Param("int", 10, quick=1, smoke=1, minimum=1),
+        "linear_latent_dims": Param(
+            "list[int]", [2, 10], smoke=[2], minimum=1, maximum=784, help="linear AE codes vs PCA", distinct=True
+        ),
+        "linear_epochs": Param("int", 10, quick=1, smoke=1, minimum=1, maximum=MAX_EPOCHS),
         "linear_learning_rate": Param("float", 3e-3, minimum=1e-6, maximum=1.0),
         "corruption_std": Param("float", 0.15, minimum=0.0, maximum=10.0, help="5.2: Gaussian noise on the 2-D toy data"),
         "dropout_rate": Param("float", 0.3, minimum=0.0, maximum=1.0, help="5.2: masking noise probability"),
@@ -217,8 +241,10 @@ SPECS: dict[str, dict[str, Param]] = {
     },
     "cpsc663_ex2/99_bonus": {},
     "nn4i_ex2/q1_autoencoding": _ae_recipe(
-        latent_dims=Param("list[int]", [2, 4, 8, 10, 16, 32, 64], quick=[2, 10, 32], smoke=[2, 10], minimum=1, maximum=512),
-        conv_layer_counts=Param("list[int]", [1, 2, 3, 4], quick=[1, 3], smoke=[1, 3], minimum=1, maximum=4),
+        latent_dims=Param(
+            "list[int]", [2, 4, 8, 10, 16, 32, 64], quick=[2, 10, 32], smoke=[2, 10], minimum=1, maximum=512, distinct=True
+        ),
+        conv_layer_counts=Param("list[int]", [1, 2, 3, 4], quick=[1, 3], smoke=[1, 3], minimum=1, maximum=4, distinct=True),
         headline_seeds=Param("int", 3, quick=2, smoke=2, minimum=1, maximum=10, help="seeds behind the headline d"),
         num_shown=Param("int", 10, minimum=1, maximum=32, help="test digits in the reconstruction grid"),
     ),
@@ -227,25 +253,43 @@ SPECS: dict[str, dict[str, Param]] = {
         high_latent_dim=Param("int", 64, quick=32, smoke=10, minimum=1, maximum=512),
         num_pairs=Param("int", 6, quick=4, smoke=4, minimum=4, maximum=20),
         num_steps=Param("int", 11, minimum=3, maximum=41),
-        judge_epochs=Param("int", 5, quick=1, smoke=1, minimum=1, help="5 epochs with augmentation: >= 99% test accuracy"),
+        judge_epochs=Param(
+            "int", 5, quick=1, smoke=1, minimum=1, maximum=MAX_EPOCHS, help="5 epochs with augmentation: >= 99% test accuracy"
+        ),
     ),
     "nn4i_ex2/q3_decorrelation": _ae_recipe(
-        latent_dims=Param("list[int]", [2, 4, 10, 32, 64], quick=[2, 10, 32], smoke=[2, 4, 10, 16, 32], minimum=2, maximum=512),
+        latent_dims=Param(
+            "list[int]", [2, 4, 10, 32, 64], quick=[2, 10, 32], smoke=[2, 4, 10, 16, 32], minimum=2, maximum=512, distinct=True
+        ),
         num_seeds=Param("int", 3, quick=2, smoke=3, minimum=1, maximum=10),
         num_encoded=Param("int", 10000, quick=QUICK_TEST_IMAGES, smoke=1000, minimum=100, maximum=10000),
     ),
     "nn4i_ex2/q4_transfer": _ae_recipe(
         transfer_latent_dim=Param("int", 10, smoke=10, minimum=1, maximum=512, help="d of the pre-trained encoder"),
         transfer_epochs=Param(
-            "int", 30, quick=1, smoke=2, minimum=1, help="training epochs of the pre-trained encoder's AE (Q1 trains 4)"
+            "int",
+            30,
+            quick=1,
+            smoke=2,
+            minimum=1,
+            maximum=MAX_EPOCHS,
+            help="training epochs of the pre-trained encoder's AE (Q1 trains 4)",
         ),
         num_labels=Param("int", 50, minimum=10, maximum=MAX_BALANCED_LABELS, help="labelled training images (balanced)"),
         num_draws=Param("int", 10, quick=2, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
         label_counts=Param(
-            "list[int]", [10, 20, 50, 100, 500, 1000], quick=[10, 20, 50], smoke=[10, 50], minimum=10, maximum=MAX_BALANCED_LABELS
+            "list[int]",
+            [10, 20, 50, 100, 500, 1000],
+            quick=[10, 20, 50],
+            smoke=[10, 50],
+            minimum=10,
+            maximum=MAX_BALANCED_LABELS,
+            distinct=True,
         ),
         curve_draws=Param("int", 2, quick=1, smoke=1, minimum=1, maximum=100, help="draws per point of the accuracy-vs-N curve"),
-        classifier_steps=Param("int", 600, quick=80, smoke=10, minimum=1, help="optimizer steps on the labelled set"),
+        classifier_steps=Param(
+            "int", 600, quick=80, smoke=10, minimum=1, maximum=MAX_STEPS, help="optimizer steps on the labelled set"
+        ),
         encoder_lr=Param("float", 1e-3, minimum=0.0, maximum=1.0, help="encoder learning rate when fine-tuning end to end"),
         hidden_units=Param("int", 128, minimum=1, maximum=4096),
         classifier_lr=Param("float", 1e-3, minimum=1e-6, maximum=1.0),
@@ -281,6 +325,8 @@ _EXAMPLES = {
 
 def check_value(where: str, name: str, param: Param, value: Any) -> Any:
     """Return ``value`` (lists as lists, ints widened to float for float params) or raise."""
+    if param.kind.startswith("list[") and isinstance(value, (list, tuple)) and not value:
+        raise ParameterError(f"{where}: parameter '{name}' is an empty list; fix: give e.g. {name}={_EXAMPLES[param.kind]}")
     if not _kind_ok(param.kind, value):
         hint = ""
         if isinstance(value, str) and param.kind != "str":
@@ -290,6 +336,12 @@ def check_value(where: str, name: str, param: Param, value: Any) -> Any:
             f"fix: give e.g. {name}={_EXAMPLES[param.kind]}"
         )
     items = list(value) if param.kind.startswith("list[") else [value]
+    if param.kind in ("float", "list[float]") and not all(math.isfinite(item) for item in items):
+        raise ParameterError(
+            f"{where}: parameter '{name}' = {value!r} is not a finite number; fix: give e.g. {name}={_EXAMPLES[param.kind]}"
+        )
+    if param.distinct and len(set(items)) < len(items):
+        raise ParameterError(f"{where}: parameter '{name}' = {value!r} repeats a value; fix: list each value once")
     for item in items:
         if param.minimum is not None and item < param.minimum:
             raise ParameterError(

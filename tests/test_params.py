@@ -38,6 +38,12 @@ def test_explicit_value_wins_and_int_is_accepted_for_float():
         ({"profile": "fast"}, "'profile'"),
         ({"device": "tpu"}, "'device' = 'tpu'"),
         ({"device": "cuda:x"}, "'device'"),
+        ({"num_epochs": 10**9}, "above the maximum 1000"),
+        ({"seed": 10**30}, "above the maximum"),
+        ({"latent_dims": []}, "empty list"),
+        ({"latent_dims": [4, 4]}, "repeats a value"),
+        ({"learning_rate": float("inf")}, "not a finite number"),
+        ({"learning_rate": float("nan")}, "not a finite number"),
     ],
 )
 def test_bad_values_are_rejected_with_one_line(overrides, message):
@@ -92,3 +98,21 @@ def test_cli_rejects_bad_parameter_before_running(capsys):
 
 def test_cli_parses_literals():
     assert build.parse_assignments(["a=1e-3", "b=[2, 4]", "c=ten", "d=True"]) == {"a": 0.001, "b": [2, 4], "c": "ten", "d": True}
+
+
+def test_every_count_has_a_ceiling():
+    """A typo such as num_epochs=10**9 is an error, not a build that never ends."""
+    unbounded = [
+        (notebook, name)
+        for notebook, spec in SPECS.items()
+        for name, param in spec.items()
+        if param.kind in ("int", "list[int]") and param.maximum is None
+    ]
+    assert not unbounded
+
+
+def test_repeated_values_are_fine_where_they_mean_something():
+    check_overrides("cpsc663_ex2/00_theory", {"hidden_weights": [0.5, 0.5, 0.5, 0.5]})
+    check_overrides("cpsc663_ex2/p5_autoencoders", {"hidden_sizes": [256, 256]})
+    with pytest.raises(ParameterError, match="not a finite number"):
+        check_overrides("cpsc663_ex2/00_theory", {"hidden_bias": float("inf")})
