@@ -35,14 +35,14 @@ tex: ## make sure xelatex, pandoc and pdftotext exist (installs them with apt-ge
 	else echo "error: xelatex, pandoc or pdftotext is missing; fix: install $(TEX_PACKAGES) (e.g. sudo apt-get install ...)"; exit 1; fi
 
 report: venv tex ## execute the notebooks and build report/<assignment>.pdf
-	$(PY) -m lib.build report --profile $(PROFILE) $(ASSIGNMENT_FLAGS) $(SET_FLAGS) $(JOBS_FLAG)
+	$(PY) -m lib.build report --profile "$(PROFILE)" $(ASSIGNMENT_FLAGS) $(SET_FLAGS) $(JOBS_FLAG)
 
 submission: venv ## package the built reports for submission (dist/), identity from student.toml
 	$(PY) -m lib.submission
 
 notebook: venv ## execute one notebook: make notebook NB=nn4i_ex2/q1_autoencoding P='num_epochs=3'
 	@test -n "$(NB)" || { echo "error: NB is not set; fix: make notebook NB=nn4i_ex2/q1_autoencoding"; exit 1; }
-	$(PY) -m lib.build run $(NB) --profile $(PROFILE) $(foreach p,$(P),-p $(p))
+	$(PY) -m lib.build run $(NB) --profile "$(PROFILE)" $(foreach p,$(P),-p $(p))
 
 test: venv tex ## unit tests + smoke build of every report
 	$(PY) -m pytest -q tests

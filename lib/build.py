@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -110,7 +111,10 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise BuildError(f"parameter {item!r} is not NAME=VALUE; fix: write e.g. num_epochs=3")
+            raise BuildError(
+                f"parameter {item!r} is not NAME=VALUE; fix: write e.g. num_epochs=3 "
+                "(make splits P and SET at spaces: write lists without them, latent_dims=[2,8])"
+            )
         name, value = item.split("=", 1)
         out[name.strip()] = parse_value(value.strip())
     return out
@@ -170,9 +174,10 @@ def execute(notebook_id: str, profile: str, overrides: dict[str, Any], force: bo
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    source, target, stamp = notebook_source(notebook_id), _executed_path(notebook_id), _stamp_path(notebook_id)
+    check_no_profile_override(notebook_id, overrides)
     parameters = {"profile": profile, **overrides}
     params.check_overrides(notebook_id, parameters)  # unknown names / bad values: stop before any kernel starts
-    source, target, stamp = notebook_source(notebook_id), _executed_path(notebook_id), _stamp_path(notebook_id)
     key = _input_key(notebook_id, parameters)
     if not force and is_current(notebook_id, profile, overrides):
         print(f"build: {notebook_id}: inputs unchanged, reusing {_shown(target)}", flush=True)
@@ -181,6 +186,13 @@ def execute(notebook_id: str, profile: str, overrides: dict[str, Any], force: bo
     running = target.with_name(f".{target.stem}.running.ipynb")
     print(f"build: executing {notebook_id} (profile {profile})", flush=True)
     start = time.perf_counter()
+    # The notebook writes its metrics and exported models into a staging folder, moved into
+    # the report folder only if it succeeds: a failing run leaves the previous files in place.
+    staging_root = paths.report_dir() / ".staging"
+    staging_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{notebook_id.replace('/', '-')}-", dir=staging_root))
+    previous_staging = os.environ.get("BUNDLE_STAGING_DIR")
+    os.environ["BUNDLE_STAGING_DIR"] = str(staging)  # inherited by the kernel papermill starts
     try:
         papermill.execute_notebook(
             str(source),
@@ -211,10 +223,35 @@ def execute(notebook_id: str, profile: str, overrides: dict[str, Any], force: bo
         if running.exists():
             running.unlink()
         raise
+    else:
+        _promote(staging)
+    finally:
+        if previous_staging is None:
+            os.environ.pop("BUNDLE_STAGING_DIR", None)
+        else:
+            os.environ["BUNDLE_STAGING_DIR"] = previous_staging
+        shutil.rmtree(staging, ignore_errors=True)
     os.replace(running, target)
     stamp.parent.mkdir(exist_ok=True)
     stamp.write_text(key + "\n")
     return NotebookRun(notebook_id, time.perf_counter() - start, "executed", *_cache_counts(notebook_id))
+
+
+def _promote(staging: Path) -> None:
+    """Move the files a successful notebook wrote from ``staging`` into the report folder."""
+    for path in sorted(staging.rglob("*")):
+        if path.is_file():
+            target = paths.report_dir() / path.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+
+
+def check_no_profile_override(notebook_id: str, overrides: dict[str, Any]) -> None:
+    if "profile" in overrides:
+        raise BuildError(
+            f"{notebook_id}: 'profile' cannot be given as a notebook parameter (it would override the build's "
+            f"profile); fix: use --profile {overrides['profile']} (make: PROFILE={overrides['profile']})"
+        )
 
 
 def _cache_counts(notebook_id: str) -> tuple[int | None, int | None]:
@@ -230,10 +267,15 @@ def load_student() -> dict[str, str]:
     """The student's identity from ``student.toml`` (placeholders are flagged by callers)."""
     path = paths.ROOT / "student.toml"
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise BuildError(f"cannot read {path} ({err}); fix: restore it from git and fill in your name") from None
-    return {k: str(v) for k, v in data.get("student", {}).items()}
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise BuildError(
+            f"cannot read {path} ({type(err).__name__}: {err}); fix: save it as UTF-8 TOML (restore it with git if unsure)"
+        ) from None
+    student = data.get("student", {})
+    if not isinstance(student, dict):
+        raise BuildError(f'{path}: "student" must be a table ([student] with name = "..." lines); fix: restore it with git')
+    return {k: str(v) for k, v in student.items()}
 
 
 def _git_commit() -> str:
@@ -333,6 +375,23 @@ def check_tools() -> None:
         )
 
 
+def _stop_children(children: set[subprocess.Popen], grace_seconds: float = 20.0) -> None:
+    """Let running child builds exit on the Ctrl-C they already got from the terminal; send
+    one to those that did not (the parent alone was interrupted); kill what still runs."""
+    deadline = time.monotonic() + grace_seconds / 2
+    while any(child.poll() is None for child in list(children)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for child in list(children):
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace_seconds / 2
+    while any(child.poll() is None for child in list(children)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for child in list(children):
+        if child.poll() is None:
+            child.kill()
+
+
 def _print_table(runs: list[NotebookRun], pdf_seconds: dict[str, float], pdf_status: dict[str, str], total: float) -> None:
     print("\nbuild times")
     print(f"{'notebook':40s} {'seconds':>8s}  {'status':9s} {'models trained/loaded':>22s}")
@@ -404,10 +463,17 @@ def _build_pdf(assignment: str, profile: str, force: bool) -> tuple[float, str]:
 
 
 def _execute_in_child(
-    notebook_id: str, profile: str, overrides: dict[str, Any], force: bool, threads: int, print_lock: threading.Lock
+    notebook_id: str,
+    profile: str,
+    overrides: dict[str, Any],
+    force: bool,
+    threads: int,
+    print_lock: threading.Lock,
+    children: set[subprocess.Popen] | None = None,
 ) -> NotebookRun | str:
     """Execute one notebook in its own process with ``threads`` compute threads, its output
-    prefixed with the notebook's name; when it fails, its one-line error instead."""
+    prefixed with the notebook's name; when it fails, its one-line error instead.  The
+    running process is kept in ``children`` so that an interrupted build can stop it."""
     with tempfile.TemporaryDirectory() as tmp:
         run_file = Path(tmp) / "run.json"
         command = [sys.executable, "-m", "lib.build", "execute", notebook_id, "--profile", profile]
@@ -419,12 +485,18 @@ def _execute_in_child(
             command, cwd=paths.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
         ) as child:
             assert child.stdout is not None
+            if children is not None:
+                children.add(child)
             error = f"notebook {notebook_id} failed (see the lines prefixed [{notebook_id}] above)"
-            for line in child.stdout:
-                if line.startswith("error: "):
-                    error = line.removeprefix("error: ").strip()
-                with print_lock:
-                    print(f"[{notebook_id}] {line}", end="", flush=True)
+            try:
+                for line in child.stdout:
+                    if line.startswith("error: "):
+                        error = line.removeprefix("error: ").strip()
+                    with print_lock:
+                        print(f"[{notebook_id}] {line}", end="", flush=True)
+            finally:
+                if children is not None:
+                    children.discard(child)
         if child.returncode != 0:
             return error
         return NotebookRun(**json.loads(run_file.read_text()))
@@ -448,6 +520,12 @@ def report(
         if notebook_id not in all_notebook_ids():
             raise BuildError(f"--set names unknown notebook '{notebook_id}'; fix: use one of {', '.join(all_notebook_ids())}")
     for notebook_id, overrides in settings.items():  # validate everything before running anything
+        if notebook_id.split("/")[0] not in assignments:
+            raise BuildError(
+                f"--set names {notebook_id}, which this build does not run (assignments: {', '.join(assignments)}); "
+                f"fix: add --assignment {notebook_id.split('/')[0]} (make: ASSIGNMENT=...) or drop the setting"
+            )
+        check_no_profile_override(notebook_id, overrides)
         params.check_overrides(notebook_id, {"profile": profile, **overrides})
     start = time.perf_counter()
     notebooks = {a: [f"{a}/{name}" for name in ASSIGNMENTS[a].notebooks] for a in assignments}
@@ -477,14 +555,16 @@ def report(
         order = sorted(stale, key=lambda nb: HEAVY_FIRST.index(nb) if nb in HEAVY_FIRST else len(HEAVY_FIRST))
         threads = max(1, _available_cores() // jobs)
         print(f"build: executing {len(order)} notebooks, {jobs} at a time with {threads} thread(s) each", flush=True)
-        lock = threading.Lock()
+        lock, interrupted = threading.Lock(), threading.Event()
+        children: set[subprocess.Popen] = set()
 
         def work(notebook_id: str) -> NotebookRun | str | None:
-            if notebook_id.split("/")[0] in failed:  # its assignment already failed: its PDF will not be built
+            if interrupted.is_set() or notebook_id.split("/")[0] in failed:  # skip: interrupted, or its PDF is off
                 return None
-            return _execute_in_child(notebook_id, profile, settings.get(notebook_id, {}), True, threads, lock)
+            return _execute_in_child(notebook_id, profile, settings.get(notebook_id, {}), True, threads, lock, children)
 
-        with ThreadPoolExecutor(jobs) as pool:
+        pool = ThreadPoolExecutor(jobs)
+        try:
             futures = {pool.submit(work, nb): nb for nb in order}
             for future in as_completed(futures):
                 notebook_id = futures[future]
@@ -497,6 +577,14 @@ def report(
                     continue
                 runs[notebook_id] = run
                 finish(assignment)  # only this thread builds PDFs
+        except KeyboardInterrupt:
+            # Ctrl-C: start nothing more and stop the running notebooks (each discards its
+            # partial output) before reporting; without this the pool would run the queue.
+            interrupted.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_children(children)
+            raise
+        pool.shutdown()
     total = time.perf_counter() - start
     ordered = [runs[nb] for nbs in notebooks.values() for nb in nbs if nb in runs]
     _print_table(ordered, pdf_seconds, pdf_status, total)
@@ -554,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         params.check_common("build", args.profile, "auto")
+        paths.check_written_dirs()
         if args.command == "execute":
             run = execute(args.notebook, args.profile, json.loads(args.overrides_json), force=args.force)
             args.run_file.write_text(json.dumps(vars(run)))
@@ -563,11 +652,22 @@ def main(argv: list[str] | None = None) -> int:
         else:
             settings: dict[str, dict[str, Any]] = {}
             for item in args.set:
+                if ":" not in item:
+                    raise BuildError(
+                        f"--set {item!r} does not name a notebook; fix: write NOTEBOOK:NAME=VALUE, "
+                        "e.g. --set nn4i_ex2/q1_autoencoding:num_epochs=3"
+                    )
                 notebook_id, _, assignment = item.partition(":")
                 settings.setdefault(notebook_id, {}).update(parse_assignments([assignment]))
             report(args.assignment or list(ASSIGNMENTS), args.profile, settings, args.force, args.jobs)
-    except (BuildError, params.ParameterError) as err:
+    except (BuildError, params.ParameterError, NotADirectoryError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # e.g. a folder that cannot be written: one line, not a traceback
+        print(
+            f"error: {err.strerror or err}: {err.filename or ''}; fix: check that folder's permissions and free space",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; previous outputs left untouched", file=sys.stderr)

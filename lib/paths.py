@@ -2,7 +2,8 @@
 
 Environment variables override the defaults so tests and CI can build into
 temporary folders without touching a student's cache or reports:
-``BUNDLE_DATA_DIR``, ``BUNDLE_CACHE_DIR``, ``BUNDLE_REPORT_DIR``.
+``BUNDLE_DATA_DIR``, ``BUNDLE_CACHE_DIR``, ``BUNDLE_REPORT_DIR`` (and ``BUNDLE_STAGING_DIR``,
+set by the build while a notebook runs).
 """
 
 from __future__ import annotations
@@ -36,10 +37,32 @@ def report_dir() -> Path:
     return _env_path("BUNDLE_REPORT_DIR", ROOT / "report")
 
 
+def output_dir() -> Path:
+    """Where a notebook writes its metrics and exported models.  While ``lib.build`` executes
+    a notebook this is a staging folder (``BUNDLE_STAGING_DIR``) whose files move into the
+    report folder only when the notebook succeeds, so a failed run replaces nothing;
+    otherwise it is the report folder."""
+    return _env_path("BUNDLE_STAGING_DIR", report_dir())
+
+
 def metrics_path(assignment: str, notebook: str) -> Path:
-    return report_dir() / assignment / "metrics" / f"{notebook}.json"
+    return output_dir() / assignment / "metrics" / f"{notebook}.json"
 
 
 def exported_models_dir(assignment: str) -> Path:
     """Trained models a course asks to hand in (``mnist_ae.pt`` ...), written by the notebooks."""
-    return report_dir() / assignment / "models"
+    return output_dir() / assignment / "models"
+
+
+# The folders the bundle writes to, by the environment variable that moves each one.
+WRITTEN_DIRS = {"BUNDLE_DATA_DIR": data_dir, "BUNDLE_CACHE_DIR": cache_dir, "BUNDLE_REPORT_DIR": report_dir}
+
+
+def check_written_dirs() -> None:
+    """Fail early, in one line, when a folder the bundle writes to is a file."""
+    for variable, folder in WRITTEN_DIRS.items():
+        path = folder()
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(
+                f"{path} ({variable} or its default) is a file, not a folder; fix: point {variable} at a folder"
+            )

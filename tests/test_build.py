@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -125,30 +126,114 @@ def test_bad_parameter_stops_before_running_and_keeps_pdf(smoke_build, bundle_di
     assert pdf.read_bytes() == before
 
 
-def test_failing_notebook_names_the_cell_and_keeps_previous_output(tmp_path, monkeypatch):
-    notebooks = tmp_path / "notebooks"
-    (notebooks / "tst").mkdir(parents=True)
+# A notebook that writes a metrics file and an exported model, as the real ones do.
+WRITES_OUTPUTS = """
+from lib import paths
+from lib.metrics import write_metrics
+
+write_metrics("tst", "boom", {"run": RUN})
+paths.exported_models_dir("tst").mkdir(parents=True, exist_ok=True)
+(paths.exported_models_dir("tst") / "model.pt").write_text(RUN)
+"""
+
+
+def write_test_notebook(folder, run: str, fails: bool) -> None:
     cells = [
         nbformat.v4.new_markdown_cell("# Boom"),
         nbformat.v4.new_code_cell('profile = "full"\ndevice = "auto"'),
-        nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_code_cell("1 / 0"),
+        nbformat.v4.new_code_cell(WRITES_OUTPUTS.replace("RUN", repr(run))),
+        nbformat.v4.new_code_cell("1 / 0" if fails else "x = 1"),
     ]
     cells[1].metadata["tags"] = ["parameters"]
     nb = nbformat.v4.new_notebook(
         cells=cells,
         metadata={"kernelspec": {"name": build.KERNEL_NAME, "language": "python", "display_name": "Python (mnist-bundle)"}},
     )
-    nbformat.write(nb, notebooks / "tst" / "boom.ipynb")
+    (folder / "tst").mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / "tst" / "boom.ipynb")
+
+
+def test_failing_notebook_names_the_cell_and_keeps_previous_output(tmp_path, monkeypatch):
+    """A notebook that fails after writing its metrics and an exported model replaces
+    neither: what it writes is staged and moved into the report folder only on success."""
+    notebooks = tmp_path / "notebooks"
     monkeypatch.setattr(paths, "NOTEBOOK_DIR", notebooks)
     monkeypatch.setitem(params.SPECS, "tst/boom", {})
-    previous = paths.report_dir() / "tst" / "boom.ipynb"
-    previous.parent.mkdir(parents=True, exist_ok=True)
-    previous.write_text("previous good run")
+    monkeypatch.setenv("BUNDLE_REPORT_DIR", str(tmp_path / "report"))  # keep tst/ out of the smoke build's folder
+    write_test_notebook(notebooks, "good", fails=False)
+    build.execute("tst/boom", "smoke", {})
+    executed, model = paths.report_dir() / "tst" / "boom.ipynb", paths.exported_models_dir("tst") / "model.pt"
+    assert json.loads(paths.metrics_path("tst", "boom").read_text()) == {"run": "good"} and model.read_text() == "good"
+    before = executed.read_bytes()
+
+    write_test_notebook(notebooks, "bad", fails=True)
     with pytest.raises(build.BuildError, match=r"boom.ipynb failed in cell \d+: ZeroDivisionError") as info:
         build.execute("tst/boom", "smoke", {})
     assert "\n" not in str(info.value)
-    assert previous.read_text() == "previous good run"
+    assert executed.read_bytes() == before
+    assert json.loads(paths.metrics_path("tst", "boom").read_text()) == {"run": "good"} and model.read_text() == "good"
+    assert not list((paths.report_dir() / ".staging").iterdir()) and "BUNDLE_STAGING_DIR" not in os.environ
+    with pytest.raises(build.BuildError, match="'profile' cannot be given.*fix: use --profile quick"):
+        build.execute("tst/boom", "smoke", {"profile": "quick"})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--assignment", "cpsc663_ex2", "--set", "nn4i_ex2/q1_autoencoding:num_epochs=3"], "does not run.*fix"),
+        (["--set", "num_epochs=3"], "does not name a notebook; fix"),
+        (["--set", "cpsc663_ex2/p4_cnn:profile=quick"], "'profile' cannot be given"),
+        (["--set", "cpsc663_ex2/p4_cnn:seeds=[0,"], "not NAME=VALUE|must be list"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(args, message, capsys):
+    assert build.main(["report", "--profile", "smoke", *args]) == 1
+    err = capsys.readouterr().err.strip()
+    assert re.search(message, err) and "\n" not in err
+
+
+def test_report_folder_that_is_a_file_is_named(tmp_path, monkeypatch, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    monkeypatch.setenv("BUNDLE_REPORT_DIR", str(afile))
+    assert build.main(["run", "cpsc663_ex2/99_bonus", "--profile", "smoke"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "BUNDLE_REPORT_DIR" in err and "fix" in err and "\n" not in err
+
+
+def test_ctrl_c_stops_a_parallel_build_and_keeps_its_outputs(smoke_build, bundle_dirs):
+    """Ctrl-C (SIGINT to the process group) during a two-job build: the running notebooks
+    stop, the queued ones never start, and every executed notebook and the PDF are kept."""
+    assert smoke_build[0].returncode == 0
+    report = bundle_dirs["report"]
+    kept = {path: path.read_bytes() for path in [report / "cpsc663_ex2.pdf", *(report / "cpsc663_ex2").glob("*.ipynb")]}
+    command = [sys.executable, "-m", "lib.build", "report", "--profile", "smoke", "--assignment", "cpsc663_ex2"]
+    child = subprocess.Popen(
+        [*command, "--force", "--jobs", "2"],
+        cwd=paths.ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives it
+    )
+    started, lines = [], []
+    for line in child.stdout:
+        lines.append(line)
+        if "] build: executing" in line:
+            started.append(line)
+            if len(started) == 2:
+                break
+    time.sleep(3)
+    interrupted_at = time.perf_counter()
+    os.killpg(child.pid, signal.SIGINT)
+    rest, _ = child.communicate(timeout=120)
+    lines += rest.splitlines(keepends=True)
+    assert child.returncode == 130, "".join(lines)[-2000:]
+    assert time.perf_counter() - interrupted_at < 60
+    assert sum("] build: executing" in line for line in lines) == 2, "a queued notebook started after Ctrl-C"
+    assert all(path.read_bytes() == content for path, content in kept.items())
+    assert not list(report.rglob(".*.running.ipynb"))
+    assert not (report / ".staging").exists() or not list((report / ".staging").iterdir())
 
 
 def test_two_smoke_builds_from_empty_caches_write_identical_metrics(smoke_build, bundle_dirs, tmp_path):
