@@ -83,8 +83,8 @@ def _atomic_save(obj: dict[str, Any], target: Path) -> None:
 def _try_load(path: Path) -> dict[str, Any] | None:
     try:
         entry = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(entry, dict) or "state_dict" not in entry:
-            raise ValueError("not a cache entry")
+        if not (isinstance(entry, dict) and isinstance(entry.get("state_dict"), dict) and isinstance(entry.get("history"), dict)):
+            raise ValueError("not a cache entry (needs a state_dict and a history)")
         return entry
     except Exception as err:  # noqa: BLE001 - any unreadable entry is retrained
         print(f"cache: entry {path} is unreadable ({type(err).__name__}: {err}); retraining it", flush=True)

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -68,7 +69,7 @@ def _read_candidate(folder: Path, name: str) -> bytes | None:
     if packed.is_file():
         try:
             return gzip.decompress(packed.read_bytes())
-        except (OSError, EOFError) as err:
+        except (OSError, EOFError, zlib.error) as err:
             raise DataError(f"MNIST file {packed} is not a valid gzip file ({err}); fix: delete it and run again") from err
     return None
 

@@ -22,6 +22,7 @@ import re
 import shutil
 import sys
 import tempfile
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -36,6 +37,11 @@ def dist_dir() -> Path:
 
 def _identity(fields: tuple[str, ...]) -> dict[str, str]:
     student = build.load_student()
+    absent = [f for f in fields if f not in student]
+    if absent:
+        raise build.BuildError(
+            f'student.toml lacks {", ".join(absent)}; fix: add {absent[0]} = "..." under [student] (see the committed file)'
+        )
     missing = [f for f in fields if student.get(f, "") in PLACEHOLDERS]
     if missing:
         print(
@@ -43,6 +49,16 @@ def _identity(fields: tuple[str, ...]) -> dict[str, str]:
             file=sys.stderr,
         )
     return {f: student.get(f, "") for f in fields}
+
+
+def _file_part(value: str, field: str) -> str:
+    """``value`` as part of a file name: accents dropped (Öztürk -> Ozturk), letters, digits,
+    '-' and '_' kept.  A value with nothing usable left is an error, not an empty name."""
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    part = re.sub(r"[^A-Za-z0-9_-]", "", ascii_text)
+    if not part:
+        raise build.BuildError(f"student.toml: {field} = {value!r} has no letters or digits to name a file; fix: fill it in")
+    return part
 
 
 def _require_pdf(assignment: str) -> Path:
@@ -56,7 +72,13 @@ def nn4i_ex2() -> Path:
     """``ex2_<ID>.zip``: ex2.pdf, README, the code and the executed notebooks."""
     who = _identity(("name", "student_id", "cse_username"))
     pdf = _require_pdf("nn4i_ex2")
-    target = dist_dir() / "nn4i_ex2" / f"ex2_{who['student_id']}.zip"
+    student_id = _file_part(who["student_id"], "student_id")
+    if student_id != who["student_id"]:
+        raise build.BuildError(
+            f"student.toml: student_id = {who['student_id']!r} names the zip, so it may hold only letters, digits, "
+            "'-' and '_'; fix: write the ID as the course lists it"
+        )
+    target = dist_dir() / "nn4i_ex2" / f"ex2_{student_id}.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
     readme = (
         f"Name: {who['name']}\nID: {who['student_id']}\nCSE username: {who['cse_username']}\n\n"
@@ -112,7 +134,7 @@ def _swap_in_folder(target: Path, fill) -> Path:
 def cpsc663_ex2() -> Path:
     """``dist/cpsc663_ex2/`` with every file at the top level."""
     who = _identity(("last_name", "initials"))
-    handle = re.sub(r"[^a-z0-9]", "", (who["last_name"] + who["initials"]).lower())
+    handle = _file_part(who["last_name"] + who["initials"], "last_name + initials").lower().replace("-", "").replace("_", "")
     pdf = _require_pdf("cpsc663_ex2")
     merged = paths.report_dir() / "cpsc663_ex2.ipynb"
     model_dir = paths.exported_models_dir("cpsc663_ex2")

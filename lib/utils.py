@@ -46,7 +46,9 @@ def configure_threads() -> int:
     (two jobs each using every core run several times slower than one after the other).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = int(os.environ.get("BUNDLE_THREADS") or cores or 1)
-    cores = max(1, cores)
+    setting = os.environ.get("BUNDLE_THREADS", "").strip()
+    if setting and not setting.isdigit():
+        raise ValueError(f"BUNDLE_THREADS={setting!r} is not a whole number; fix: export BUNDLE_THREADS=1 (or unset it)")
+    cores = max(1, int(setting or cores or 1))
     torch.set_num_threads(cores)
     return cores

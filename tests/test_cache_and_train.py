@@ -109,6 +109,27 @@ def test_corrupt_entry_is_retrained(capsys):
     torch.load(path, weights_only=True)
 
 
+def test_entry_without_history_is_retrained(capsys):
+    """A readable checkpoint that is not a whole cache entry (no training history) is
+    retrained, not loaded into a notebook that then fails on the missing history."""
+    config = {"test": "no-history"}
+    cache.load_or_train("tiny", config, tiny_ae, tiny_fit(IMAGES), torch.device("cpu"))
+    path = cache.entry_path("tiny", config)
+    entry = torch.load(path, weights_only=True)
+    torch.save({"state_dict": entry["state_dict"]}, path)
+    _, history = cache.load_or_train("tiny", config, tiny_ae, tiny_fit(IMAGES), torch.device("cpu"))
+    assert "unreadable" in capsys.readouterr().out and isinstance(history, dict)
+    assert "history" in torch.load(path, weights_only=True)
+
+
+def test_bad_thread_setting_is_named(monkeypatch):
+    from lib.utils import configure_threads
+
+    monkeypatch.setenv("BUNDLE_THREADS", "two")
+    with pytest.raises(ValueError, match="BUNDLE_THREADS='two'.*fix"):
+        configure_threads()
+
+
 def test_interrupted_training_leaves_no_entry():
     config = {"test": "interrupt"}
 

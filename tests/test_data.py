@@ -87,3 +87,21 @@ def test_random_affine_keeps_shape_and_range():
     assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
     identity = data.random_affine(images, torch.Generator().manual_seed(0), max_shift=0, max_degrees=0, scale_range=(1, 1))
     assert torch.allclose(identity, images, atol=1e-5)
+
+
+def test_damaged_gzip_is_named_and_kept(mnist_dir, tmp_path, monkeypatch):
+    """A .gz whose deflate stream is damaged (not just truncated) is a one-line error naming it."""
+    folder = tmp_path / "gz"
+    folder.mkdir()
+    for name in data.MD5:
+        shutil.copy(mnist_dir / f"{name}.gz", folder / f"{name}.gz")
+    victim = folder / "t10k-labels-idx1-ubyte.gz"
+    damaged = bytearray(victim.read_bytes())
+    for i in range(30, 94):
+        damaged[i] ^= 0x5A
+    victim.write_bytes(bytes(damaged))
+    monkeypatch.setenv("MNIST_DIR", str(folder))
+    with pytest.raises(data.DataError, match="t10k-labels-idx1-ubyte.gz.*fix") as info:
+        data.ensure_mnist(tmp_path / "out", offline=True)
+    assert "\n" not in str(info.value)
+    assert victim.read_bytes() == bytes(damaged)

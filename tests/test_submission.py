@@ -27,3 +27,39 @@ def test_missing_pdf_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("BUNDLE_REPORT_DIR", str(tmp_path / "empty"))
     with pytest.raises(build.BuildError, match="make report"):
         submission.nn4i_ex2()
+
+
+def _student(monkeypatch, text):
+    """Make ``student.toml`` read as ``text`` for this test."""
+    import tomllib
+
+    monkeypatch.setattr(build, "load_student", lambda: {k: str(v) for k, v in tomllib.loads(text)["student"].items()})
+
+
+def test_identity_used_in_file_names_is_checked(monkeypatch, tmp_path):
+    monkeypatch.setenv("BUNDLE_DIST_DIR", str(tmp_path / "dist"))
+    pdf = paths.report_dir() / "nn4i_ex2.pdf"
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    if not pdf.exists():
+        pdf.write_bytes(b"%PDF-1.5 placeholder for the layout test")
+    _student(monkeypatch, '[student]\nname = "A B"\nstudent_id = "12/34"\ncse_username = "ab"\n')
+    with pytest.raises(build.BuildError, match="student_id = '12/34'.*fix"):
+        submission.nn4i_ex2()
+    _student(monkeypatch, '[student]\nname = "A B"\n')
+    with pytest.raises(build.BuildError, match="lacks student_id, cse_username.*fix"):
+        submission.nn4i_ex2()
+    assert submission._file_part("Öztürk", "last_name") == "Ozturk"
+    with pytest.raises(build.BuildError, match="no letters or digits"):
+        submission._file_part("???", "last_name")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b'[student]\nname = "Jos\xe9"\n', "UTF-8"), (b'student = "x"\n', "must be a table")],
+)
+def test_unreadable_student_file_is_one_line(monkeypatch, tmp_path, content, message):
+    monkeypatch.setattr(paths, "ROOT", tmp_path)
+    (tmp_path / "student.toml").write_bytes(content)
+    with pytest.raises(build.BuildError, match=message) as info:
+        build.load_student()
+    assert "\n" not in str(info.value)
