@@ -9,7 +9,10 @@ versus the standard PyTorch idiom, alternated so that machine noise hits both al
   image and one small tensor per sample, collated per batch.
 
 Both train the same nn4i_ex2 d=10 auto-encoder with the same batch size, optimizer,
-learning rate and loss for one epoch.  Prints each run and the median ratio.
+learning rate and loss for one epoch.  Prints each run and the median ratio, then how
+close lib's loop comes to the machine's limit: the floating-point operations of one training
+step (counted by ``torch.utils.flop_counter``) per second, against a large float32 matrix
+product with the same threads (about the most this CPU sustains).
 
     python -m lib.bench [--repeats 3] [--train-size 60000]
 """
@@ -50,6 +53,30 @@ def lib_epoch(train_size: int) -> float:
     start = time.perf_counter()
     train.train_epoch(model, batches, optimizer, train.reconstruction_loss, torch.device("cpu"))
     return time.perf_counter() - start
+
+
+def training_flops_per_image() -> float:
+    """Floating-point operations of one training step (forward, backward) per image."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = _model(channels_last=True)
+    images = torch.rand(BATCH_SIZE, 1, 32, 32).to(memory_format=torch.channels_last)
+    with FlopCounterMode(display=False) as counter:
+        train.reconstruction_loss(model(images), images).backward()
+    return counter.get_total_flops() / BATCH_SIZE
+
+
+def matmul_flops_per_second(size: int = 1024, repeats: int = 5) -> float:
+    """Median float32 FLOP/s of a ``size`` x ``size`` matrix product: a practical ceiling."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        rates.append(5 * 2 * size**3 / (time.perf_counter() - start))
+    return statistics.median(rates)
 
 
 def _torchvision_root() -> Path:
@@ -111,10 +138,29 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratio = statistics.median(r["lib_images_per_s"] / r["idiom_images_per_s"] for r in runs)
     print(f"median speed-up of lib's loop: {ratio:.2f}x (target >= 1.5x)")
+    flops = training_flops_per_image()
+    lib_rate = statistics.median(r["lib_images_per_s"] for r in runs) * flops
+    ceiling = matmul_flops_per_second()
+    print(
+        f"one training step costs {flops / 1e6:.1f} MFLOP per image, so lib's loop runs at {lib_rate / 1e9:.1f} GFLOP/s: "
+        f"{100 * lib_rate / ceiling:.0f}% of a 1024x1024 float32 matrix product on {threads} threads "
+        f"({ceiling / 1e9:.1f} GFLOP/s)"
+    )
     target = paths.report_dir() / "bench.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
-        json.dumps({"train_size": args.train_size, "threads": threads, "runs": runs, "median_ratio": ratio}, indent=2)
+        json.dumps(
+            {
+                "train_size": args.train_size,
+                "threads": threads,
+                "runs": runs,
+                "median_ratio": ratio,
+                "training_flops_per_image": flops,
+                "lib_flops_per_s": lib_rate,
+                "matmul_flops_per_s": ceiling,
+            },
+            indent=2,
+        )
     )
     return 0
 
