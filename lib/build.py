@@ -657,8 +657,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"--set {item!r} does not name a notebook; fix: write NOTEBOOK:NAME=VALUE, "
                         "e.g. --set nn4i_ex2/q1_autoencoding:num_epochs=3"
                     )
-                notebook_id, _, assignment = item.partition(":")
-                settings.setdefault(notebook_id, {}).update(parse_assignments([assignment]))
+                notebook_id, _, setting = item.partition(":")
+                settings.setdefault(notebook_id, {}).update(parse_assignments([setting]))
             report(args.assignment or list(ASSIGNMENTS), args.profile, settings, args.force, args.jobs)
     except (BuildError, params.ParameterError, NotADirectoryError) as err:
         print(f"error: {err}", file=sys.stderr)
