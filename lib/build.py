@@ -378,18 +378,13 @@ def check_tools() -> None:
 def _stop_children(children: set[subprocess.Popen], grace_seconds: float = 20.0) -> None:
     """Let running child builds exit on the Ctrl-C they already got from the terminal; send
     one to those that did not (the parent alone was interrupted); kill what still runs."""
-    deadline = time.monotonic() + grace_seconds / 2
-    while any(child.poll() is None for child in list(children)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for child in list(children):
-        if child.poll() is None:
-            child.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + grace_seconds / 2
-    while any(child.poll() is None for child in list(children)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for child in list(children):
-        if child.poll() is None:
-            child.kill()
+    for stop in (lambda child: child.send_signal(signal.SIGINT), lambda child: child.kill()):
+        deadline = time.monotonic() + grace_seconds / 2
+        while any(child.poll() is None for child in list(children)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for child in list(children):
+            if child.poll() is None:
+                stop(child)
 
 
 def _print_table(runs: list[NotebookRun], pdf_seconds: dict[str, float], pdf_status: dict[str, str], total: float) -> None:

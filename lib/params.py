@@ -309,7 +309,7 @@ def _kind_ok(kind: str, value: Any) -> bool:
         return isinstance(value, bool)
     if kind.startswith("list["):
         inner = kind[5:-1]
-        return isinstance(value, (list, tuple)) and len(value) > 0 and all(_kind_ok(inner, v) for v in value)
+        return isinstance(value, (list, tuple)) and all(_kind_ok(inner, v) for v in value)
     raise ValueError(f"unknown parameter kind {kind!r}")
 
 
@@ -325,7 +325,7 @@ _EXAMPLES = {
 
 def check_value(where: str, name: str, param: Param, value: Any) -> Any:
     """Return ``value`` (lists as lists, ints widened to float for float params) or raise."""
-    if param.kind.startswith("list[") and isinstance(value, (list, tuple)) and not value:
+    if param.kind.startswith("list[") and isinstance(value, (list, tuple)) and not value:  # before the type check
         raise ParameterError(f"{where}: parameter '{name}' is an empty list; fix: give e.g. {name}={_EXAMPLES[param.kind]}")
     if not _kind_ok(param.kind, value):
         hint = ""

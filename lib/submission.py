@@ -134,7 +134,7 @@ def _swap_in_folder(target: Path, fill) -> Path:
 def cpsc663_ex2() -> Path:
     """``dist/cpsc663_ex2/`` with every file at the top level."""
     who = _identity(("last_name", "initials"))
-    handle = _file_part(who["last_name"] + who["initials"], "last_name + initials").lower().replace("-", "").replace("_", "")
+    handle = re.sub(r"[^a-z0-9]", "", _file_part(who["last_name"] + who["initials"], "last_name + initials").lower())
     pdf = _require_pdf("cpsc663_ex2")
     merged = paths.report_dir() / "cpsc663_ex2.ipynb"
     model_dir = paths.exported_models_dir("cpsc663_ex2")
