@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= full
-TEX_PACKAGES := texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc poppler-utils
+TEX_PACKAGES := texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc poppler-utils fonts-noto-cjk texlive-lang-chinese
 ASSIGNMENT_FLAGS := $(foreach a,$(ASSIGNMENT),--assignment $(a))
 SET_FLAGS := $(foreach s,$(SET),--set $(s))
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS))
@@ -27,12 +27,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name mnist-bundle --display-name "Python (mnist-bundle)" >/dev/null
 	@touch $@
 
-tex: ## make sure xelatex, pandoc and pdftotext exist (installs them with apt-get when root on Debian)
-	@if command -v xelatex >/dev/null && command -v pandoc >/dev/null && command -v pdftotext >/dev/null; then :; \
+tex: ## make sure xelatex, pandoc, pdftotext, xeCJK and the Noto CJK fonts exist (apt-get installs them when root on Debian)
+	@if command -v xelatex >/dev/null && command -v pandoc >/dev/null && command -v pdftotext >/dev/null \
+	  && kpsewhich xeCJK.sty >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing $(TEX_PACKAGES) with apt-get (a few minutes)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEX_PACKAGES) >/dev/null; \
-	else echo "error: xelatex, pandoc or pdftotext is missing; fix: install $(TEX_PACKAGES) (e.g. sudo apt-get install ...)"; exit 1; fi
+	else echo "error: xelatex, pandoc, pdftotext, xeCJK or the Noto CJK fonts are missing; fix: install $(TEX_PACKAGES) (e.g. sudo apt-get install ...)"; exit 1; fi
 
 report: venv tex ## execute the notebooks and build report/<assignment>.pdf
 	$(PY) -m lib.build report --profile "$(PROFILE)" $(ASSIGNMENT_FLAGS) $(SET_FLAGS) $(JOBS_FLAG)

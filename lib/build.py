@@ -41,7 +41,8 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402
 
-from lib import params, paths  # noqa: E402
+from lib import nn4i_ex2, params, paths  # noqa: E402
+from lib.report import GLUE_MIMETYPE, NAME_PATTERN, latex_cell, latex_escape  # noqa: E402
 
 KERNEL_NAME = "mnist-bundle"
 STRIPPED_TAGS = {"parameters", "injected-parameters", "remove-cell"}
@@ -54,14 +55,13 @@ class Assignment:
     title: str
     subtitle: str
     notebooks: tuple[str, ...]  # in the order they appear in the PDF
+    # The PDF reads like homework: only figures, tables and prose (no printed output, no reprs);
+    # figures and tables are numbered and {{...}} placeholders in the prose are filled in (see merge).
+    clean_pdf: bool = False
 
 
 ASSIGNMENTS: dict[str, Assignment] = {
-    "nn4i_ex2": Assignment(
-        title="Neural Networks for Images 2023 - Exercise 2",
-        subtitle="Auto-encoding, interpolation, decorrelation and transfer learning on MNIST",
-        notebooks=("00_theory", "q1_autoencoding", "q2_interpolation", "q3_decorrelation", "q4_transfer"),
-    ),
+    "nn4i_ex2": Assignment(nn4i_ex2.TITLE, nn4i_ex2.SUBTITLE, nn4i_ex2.NOTEBOOKS, clean_pdf=True),
     "idl_ex3": Assignment(
         title="Intro to Deep Learning - Exercise 3",
         subtitle="Transfer learning and GANs in the latent space of a denoising auto-encoder (MNIST)",
@@ -136,10 +136,10 @@ NOT_USED_BY_NOTEBOOKS = {"build.py", "submission.py", "bench.py"}
 def lib_fingerprint() -> str:
     """The lib sources a notebook's results can depend on."""
     digest = hashlib.sha256()
-    for path in sorted(paths.LIB_DIR.glob("*.py")):
+    for path in sorted(paths.LIB_DIR.rglob("*.py")):
         if path.name in NOT_USED_BY_NOTEBOOKS:
             continue
-        digest.update(path.name.encode())
+        digest.update(str(path.relative_to(paths.LIB_DIR)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -286,38 +286,195 @@ def _git_commit() -> str:
         return "unknown"
 
 
+# What a clean PDF shows of a code cell's outputs: figures, images and tables.  Printed
+# output (streams), bare reprs (text/plain, text/html) and glued values are left out.
+RENDERED_MIMETYPES = {"application/pdf", "image/png", "image/jpeg", "image/svg+xml", "text/latex", "text/markdown"}
+PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
+
+
+def _glued_values(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """The values a notebook glued (lib.report.glue), in cell order: a later value wins."""
+    values: dict[str, str] = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            glued = output.get("data", {}).get(GLUE_MIMETYPE)
+            if isinstance(glued, dict):
+                values.update({str(k): str(v) for k, v in glued.items()})
+    return values
+
+
+def _clean_outputs(outputs: list) -> list:
+    """The outputs a clean PDF shows (figures, images, tables), in order."""
+    kept = []
+    for output in outputs:
+        if output.get("output_type") in ("display_data", "execute_result"):
+            data = output.get("data", {})
+            if GLUE_MIMETYPE in data or not RENDERED_MIMETYPES & set(data):
+                continue
+            kept.append(output)
+        elif output.get("output_type") == "error":  # cannot happen (a failed notebook stops the build); keep it visible
+            kept.append(output)
+    return kept
+
+
+def _is_image(output: dict) -> bool:
+    return bool({"application/pdf", "image/png", "image/jpeg", "image/svg+xml"} & set(output.get("data", {})))
+
+
+def _number_floats(assignment: str, cells: list[tuple[str, nbformat.NotebookNode]]) -> dict[str, dict[str, int]]:
+    """Figure and table numbers by key, in order of appearance (the order LaTeX numbers them)."""
+    numbers: dict[str, dict[str, int]] = {"figure": {}, "table": {}}
+    where: dict[tuple[str, str], str] = {}
+    for name, cell in cells:
+        for output in cell.get("outputs", []):
+            bundle = output.get("metadata", {}).get("bundle", {})
+            kind, key = bundle.get("kind"), bundle.get("key")
+            if kind not in numbers:
+                continue
+            if key in numbers[kind]:
+                raise BuildError(
+                    f"{assignment}: {kind} key '{key}' is used twice ({where[kind, key]} and {name}); "
+                    f"fix: give each report.{kind}(...) call in notebooks/{assignment}/ its own key"
+                )
+            numbers[kind][key] = len(numbers[kind]) + 1
+            where[kind, key] = name
+    return numbers
+
+
+def _fill_placeholders(notebook_path: str, text: str, numbers: dict[str, dict[str, int]], glued: dict[str, str]) -> str:
+    """``{{fig:KEY}}``/``{{tab:KEY}}`` become the figure/table number, ``{{name}}`` the value the
+    notebook glued; anything else stops the build with one line naming the placeholder."""
+
+    def fill(match: re.Match) -> str:
+        inner = match.group(1).strip()
+        prefix, _, key = inner.partition(":")
+        kind = {"fig": "figure", "tab": "table"}.get(prefix) if key else None
+        if kind:
+            if key in numbers[kind]:
+                return str(numbers[kind][key])
+            known = ", ".join(numbers[kind]) or "none"
+            raise BuildError(
+                f"{notebook_path}: placeholder {match.group(0)} names no {kind} (keys: {known}); "
+                f"fix: use the key given to report.{kind}(..., key=...) or remove the placeholder"
+            )
+        if NAME_PATTERN.fullmatch(inner):
+            if inner in glued:
+                return glued[inner]
+            raise BuildError(
+                f"{notebook_path}: placeholder {match.group(0)} has no value (this notebook glued: "
+                f"{', '.join(glued) or 'nothing'}); fix: call report.glue({inner!r}, value) in one of its code cells"
+            )
+        raise BuildError(
+            f"{notebook_path}: unknown placeholder {match.group(0)}; fix: write {{{{fig:KEY}}}}, {{{{tab:KEY}}}} or "
+            "{{name}} of a glued value (LaTeX braces: put a space between them, { {x} })"
+        )
+
+    return PLACEHOLDER.sub(fill, text)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name") and ":" in line:
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _markdown_text(text: str) -> str:
+    """Plain text inside Markdown prose: Markdown and TeX specials backslash-escaped."""
+    return re.sub(r"([\\`*_{}\[\]#|<>$~^&])", r"\\\1", text)
+
+
+def provenance_cells(assignment: str, profile: str, built: str) -> list[nbformat.NotebookNode]:
+    """The appendix at the end of every PDF: what built it, where the seeds are, on what machine."""
+    metrics = _shown(paths.report_dir() / assignment / "metrics")
+    cores = os.cpu_count() or 1
+    lines = [
+        "# Provenance",
+        "",
+        f"- Settings profile: `{profile}`; built {built}; source revision `{_git_commit()}`.",
+        f"- Seeds and settings: each notebook's settings (training seeds, labelled-set draws) and headline numbers are "
+        f"in `{metrics}/<notebook>.json`.",
+        f"- Hardware and software: {_markdown_text(_cpu_model())} ({cores} {'core' if cores == 1 else 'cores'}), "
+        f"PyTorch {_markdown_text(_package_version('torch'))}, "
+        f"{_markdown_text(os.environ.get('BUNDLE_PRECISION', 'float32'))} arithmetic.",
+        "",
+        "Every number and figure in this document was produced by the code that ran in this build.",
+    ]
+    return [
+        # Figures and tables still waiting for room are placed before the appendix starts.
+        nbformat.v4.new_raw_cell("\\FloatBarrier\n\\appendix", metadata={"raw_mimetype": "text/latex"}),
+        nbformat.v4.new_markdown_cell("\n".join(lines)),
+    ]
+
+
 def merge(assignment: str, profile: str) -> nbformat.NotebookNode:
-    """One notebook of the assignment's executed notebooks, parameter cells removed."""
+    """One notebook of the assignment's executed notebooks, parameter cells removed, with the
+    provenance appendix at the end.  For a clean assignment (``clean_pdf``) only figures,
+    images and tables stay of the outputs, and the placeholders in the markdown cells are
+    filled in: ``{{fig:KEY}}`` and ``{{tab:KEY}}`` with the number of that figure or table
+    (in order of appearance), ``{{name}}`` with the value the same notebook glued."""
     spec = ASSIGNMENTS[assignment]
     student = load_student()
+    built = date.today().isoformat()
     merged = nbformat.v4.new_notebook()
     merged.metadata.update(
         {
             "title": spec.title,
             "subtitle": spec.subtitle,
             "authors": [{"name": student.get("name", "")}],
-            "build_lines": [
-                f"Built {date.today().isoformat()} from commit {_git_commit()}, profile '{profile}'.",
-                "Every number and figure in this document was produced by the code that ran in this build.",
-            ],
+            "date": built,
             "kernelspec": {"name": KERNEL_NAME, "display_name": "Python (mnist-bundle)", "language": "python"},
             "language_info": {"name": "python"},
             "path": str(paths.report_dir() / assignment),
         }
     )
+    cells: list[tuple[str, nbformat.NotebookNode]] = []  # (notebook name, cell)
+    glued: dict[str, dict[str, str]] = {}
     for i, name in enumerate(spec.notebooks):
         executed = _executed_path(f"{assignment}/{name}")
         notebook = nbformat.read(executed, as_version=4)
-        if i:
-            merged.cells.append(nbformat.v4.new_raw_cell("\\newpage", metadata={"raw_mimetype": "text/latex"}))
+        glued[name] = _glued_values(notebook)
+        if i:  # each notebook starts a page (clean: after the previous one's figures and tables)
+            page = "\\clearpage" if spec.clean_pdf else "\\newpage"
+            cells.append((name, nbformat.v4.new_raw_cell(page, metadata={"raw_mimetype": "text/latex"})))
         for cell in notebook.cells:
             if STRIPPED_TAGS & set(cell.get("metadata", {}).get("tags", [])):
                 continue
             cell = nbformat.from_dict(dict(cell))
-            cell["id"] = f"{name}-{len(merged.cells)}"  # fresh, unique ids across notebooks
+            cell["id"] = f"{name}-{len(cells)}"  # fresh, unique ids across notebooks
             if PDF_HIDDEN_OUTPUT_TAG in cell.get("metadata", {}).get("tags", []):
                 cell["outputs"] = []
-            merged.cells.append(cell)
+            elif spec.clean_pdf and cell.cell_type == "code":
+                cell["outputs"] = _clean_outputs(cell.get("outputs", []))
+                uncaptioned = [o for o in cell.outputs if _is_image(o) and "bundle" not in o.get("metadata", {})]
+                if uncaptioned:
+                    print(
+                        f"build: warning: {assignment}/{name} shows {len(uncaptioned)} figure(s) without a number or caption "
+                        "(plt.show or display); fix: show them with lib.report.figure(fig, key=..., caption=...)",
+                        flush=True,
+                    )
+            cells.append((name, cell))
+    if spec.clean_pdf:
+        numbers = _number_floats(assignment, cells)
+        for name, cell in cells:
+            if cell.cell_type == "markdown":
+                where = _shown(paths.NOTEBOOK_DIR / assignment / f"{name}.ipynb")
+                cell.source = _fill_placeholders(where, cell.source, numbers, glued[name])
+    merged.cells = [cell for _, cell in cells] + provenance_cells(assignment, profile, built)
     nbformat.validate(merged)
     return merged
 
@@ -332,9 +489,11 @@ def export_pdf(notebook: nbformat.NotebookNode, target: Path) -> None:
     config.TemplateExporter.exclude_input_prompt = True
     config.TemplateExporter.exclude_output_prompt = True
     exporter = LatexExporter(config=config, template_file=str(paths.TEMPLATE_DIR / "bundle.tex.j2"))
-    body, resources = exporter.from_notebook_node(
-        notebook, resources={"metadata": {"name": target.stem, "path": notebook.metadata.get("path", ".")}}
-    )
+    exporter.register_filter("latex_literal", lambda text: latex_escape(text, literal=True))  # names, as written
+    exporter.register_filter("latex_cell", latex_cell)  # captions: text escaped, $...$ kept as math
+    resources = {"metadata": {"name": target.stem, "path": notebook.metadata.get("path", ".")}}
+    resources["bundle_cjk"] = cjk_fonts(notebook, target.name)
+    body, resources = exporter.from_notebook_node(notebook, resources=resources)
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         (tmpdir / "report.tex").write_text(body)
@@ -364,6 +523,61 @@ def export_pdf(notebook: nbformat.NotebookNode, target: Path) -> None:
         staged = target.with_name(f".{target.name}.tmp")
         shutil.copy(tmpdir / "report.pdf", staged)
         os.replace(staged, target)
+
+
+# Chinese, Japanese and Korean script (what xeCJK typesets with a CJK font).
+CJK_CHARS = re.compile(
+    "[\u2e80-\u2fdf\u2ff0-\u303f\u3040-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7af"
+    "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f]"
+)
+CJK_FONTS = {  # xeCJK's fonts, first found wins (Debian/Ubuntu: fonts-noto-cjk)
+    "main": ("Noto Serif CJK SC", "Noto Sans CJK SC"),
+    "sans": ("Noto Sans CJK SC",),
+    "mono": ("Noto Sans Mono CJK SC", "Noto Sans CJK SC"),
+}
+
+
+def _rendered_text(notebook: nbformat.NotebookNode) -> str:
+    """The text of what the PDF shows (code is hidden): title page, prose, outputs' text."""
+    meta = notebook.metadata
+    parts = [str(meta.get(k, "")) for k in ("title", "subtitle", "date")]
+    parts += [str(author.get("name", "")) for author in meta.get("authors", [])]
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            parts.append(cell.source)
+            continue
+        for output in cell.get("outputs", []):
+            parts.append(str(output.get("text", "")))
+            parts += [str(v) for k, v in output.get("data", {}).items() if k.startswith("text/")]
+            parts.append(str(output.get("metadata", {}).get("bundle", {}).get("caption", "")))
+            parts += [str(line) for line in output.get("traceback", [])]
+    return "\n".join(parts)
+
+
+def cjk_fonts(notebook: nbformat.NotebookNode, name: str) -> dict[str, str] | None:
+    """xeCJK's fonts when the PDF shows Chinese, Japanese or Korean characters (else None:
+    without them xeCJK is not loaded at all); a one-line BuildError when xeCJK or the fonts are missing."""
+    found = CJK_CHARS.search(_rendered_text(notebook))
+    if not found:
+        return None
+    what = f"{name} shows CJK characters (e.g. {found.group(0)!r})"
+    kpsewhich = shutil.which("kpsewhich")
+    has_xecjk = kpsewhich and subprocess.run([kpsewhich, "xeCJK.sty"], capture_output=True, text=True).stdout.strip()
+    if not has_xecjk:
+        raise BuildError(
+            f"{what} but the LaTeX package xeCJK is missing; fix: install texlive-lang-chinese "
+            "(Debian/Ubuntu: sudo apt-get install texlive-lang-chinese; TeX Live: tlmgr install xecjk)"
+        )
+    fc_list = shutil.which("fc-list")
+    listed = subprocess.run([fc_list, ":", "family"], capture_output=True, text=True).stdout if fc_list else ""
+    families = {family.strip() for line in listed.splitlines() for family in line.split(",")}
+    fonts = {role: next((f for f in choices if f in families), None) for role, choices in CJK_FONTS.items()}
+    if fonts["main"] is None:
+        raise BuildError(
+            f"{what} but no CJK font was found (fc-list lists no {' or '.join(CJK_FONTS['main'])}); "
+            "fix: install fonts-noto-cjk (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk; elsewhere the Noto CJK fonts)"
+        )
+    return {role: font or fonts["main"] for role, font in fonts.items()}
 
 
 def check_tools() -> None:
@@ -404,7 +618,11 @@ def _pdf_key(assignment: str, profile: str) -> str:
     means the PDF on disk is current and is not rebuilt."""
     digest = hashlib.sha256(repr((profile, ASSIGNMENTS[assignment])).encode())
     sources = [_executed_path(f"{assignment}/{name}") for name in ASSIGNMENTS[assignment].notebooks]
-    sources += [paths.TEMPLATE_DIR / "bundle.tex.j2", paths.ROOT / "student.toml", Path(__file__)]
+    sources += sorted(paths.TEMPLATE_DIR.glob("*.j2")) + [
+        paths.ROOT / "student.toml",
+        Path(__file__),
+        paths.LIB_DIR / "report.py",
+    ]
     for source in sources:
         digest.update(source.read_bytes() if source.exists() else b"missing")
     return digest.hexdigest()
