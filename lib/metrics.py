@@ -34,7 +34,11 @@ def _plain(value: Any) -> Any:
 
 
 def write_metrics(assignment: str, notebook: str, metrics: dict[str, Any]) -> Path:
-    """Atomically write ``metrics`` (plus nothing hidden) for one notebook; return the path."""
+    """Atomically write ``metrics`` for one notebook, with how many models this process
+    trained and loaded (the build table shows them); return the path."""
+    from lib import cache
+
+    metrics = {"model_cache": cache.stats(), **metrics}
     target = paths.metrics_path(assignment, notebook)
     target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_plain(metrics), indent=2, sort_keys=True)

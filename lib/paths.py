@@ -9,6 +9,8 @@ set by the build while a notebook runs).
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,3 +68,19 @@ def check_written_dirs() -> None:
             raise NotADirectoryError(
                 f"{path} ({variable} or its default) is a file, not a folder; fix: point {variable} at a folder"
             )
+
+
+def atomic_write(target: Path, write: Callable[[Path], object]) -> Path:
+    """Write ``target`` through ``write(temporary_path)`` and rename it into place, so a
+    reader (or a crash half-way) never sees a partial file.  The one way files are written."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target

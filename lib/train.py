@@ -10,8 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib.data import batch_indices
-from lib.models import CROP
+from lib.data import CROP, batch_indices
 
 
 class TrainingError(RuntimeError):

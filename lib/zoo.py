@@ -11,41 +11,6 @@ from lib import cache, data, models, train
 from lib.utils import seed_everything
 
 
-@dataclass(frozen=True)
-class AERecipe:
-    """Everything that determines a trained conv auto-encoder (and so its cache key)."""
-
-    latent_dim: int
-    num_conv_layers: int = 3
-    base_channels: int = 16
-    hidden_units: int = 256
-    seed: int = 0
-    num_epochs: int = 4
-    train_size: int = 60000
-    batch_size: int = 128
-    learning_rate: float = 3e-3
-    noise_std: float = 0.0
-
-    def label(self) -> str:
-        return f"AE d={self.latent_dim} L={self.num_conv_layers} seed={self.seed}"
-
-
-def ae_recipe(cfg, **changes) -> AERecipe:
-    """The recipe a notebook's resolved parameters describe, with ``changes`` applied."""
-    base = {
-        "latent_dim": cfg.latent_dim,
-        "num_conv_layers": cfg.num_conv_layers,
-        "base_channels": cfg.base_channels,
-        "seed": cfg.seed,
-        "num_epochs": cfg.num_epochs,
-        "train_size": cfg.train_size,
-        "batch_size": cfg.batch_size,
-        "learning_rate": cfg.learning_rate,
-    }
-    base.update(changes)
-    return AERecipe(**base)
-
-
 def mnist_images(split: str, size: int | None = None, pad: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Float images (N, 1, 28+2*pad, 28+2*pad) in [0, 1] and labels; ``size`` takes the
     first N of a fixed shuffle (the same N images for every model)."""
@@ -55,10 +20,6 @@ def mnist_images(split: str, size: int | None = None, pad: int = 2) -> tuple[tor
     else:
         idx = data.subset_indices(len(split_data), size, seed=0)
     return data.to_float(split_data.images[idx], pad=pad), split_data.labels[idx]
-
-
-# What defines a trained model besides its configuration (part of its cache key).
-_DATA_CODE = (data.to_float, data.subset_indices, data.batch_indices, data.load_split, mnist_images)
 
 
 def _reconstruction_fit(device: torch.device, name: str, *, train_size: int, test_size: int, pad: int, **settings):
@@ -89,42 +50,6 @@ def _recipe_fit(recipe, device: torch.device, test_size: int, **settings):
         noise_std=recipe.noise_std,
         **settings,
     )
-
-
-# The one reconstruction loop every auto-encoder family trains with.
-RECONSTRUCTION_CODE = (
-    _recipe_fit,
-    _reconstruction_fit,
-    train.fit_reconstruction,
-    train.train_epoch,
-    train.predict,
-    train.reconstruction_loss,
-    *_DATA_CODE,
-)
-
-AE_CODE = (
-    models.ConvEncoder,
-    models.ConvDecoder,
-    models.ConvAutoencoder,
-    models.conv_channels,
-    *RECONSTRUCTION_CODE,
-)
-JUDGE_CODE = (models.DigitClassifier, train.fit_classifier, train.train_epoch, *_DATA_CODE)
-
-
-def autoencoder(recipe: AERecipe, device: torch.device, test_size: int = 10000) -> tuple[models.ConvAutoencoder, dict]:
-    """A trained :class:`~lib.models.ConvAutoencoder` (cached) and its training history."""
-
-    def build():
-        seed_everything(recipe.seed)  # same seed -> same initial weights
-        model = models.ConvAutoencoder(recipe.latent_dim, recipe.num_conv_layers, recipe.base_channels, recipe.hidden_units)
-        # channels-last: the faster memory layout for these CPU convolutions (measured 1.25x per step)
-        return model.to(memory_format=torch.channels_last)
-
-    fit = _recipe_fit(recipe, device, test_size, loss="cropped-mse", schedule="one-cycle")
-    config = {**asdict(recipe), "test_size": test_size}
-    model, history = cache.load_or_train("conv_autoencoder", config, build, fit, device, code=AE_CODE, label=recipe.label())
-    return model.eval(), history
 
 
 def judge(
@@ -163,24 +88,12 @@ def judge(
         )
 
     config = {"num_epochs": num_epochs, "seed": seed, "train_size": train_size, "augmentation": augmentation}
-    code = (*JUDGE_CODE, data.random_affine) if augmentation else JUDGE_CODE
-    model, _ = cache.load_or_train("judge", config, build, fit, device, code=code, label="judge CNN")
+    model, _ = cache.load_or_train("judge", config, build, fit, device, label="judge CNN")
     return model.eval()
 
 
 # --- AMTH/CPSC 663 Exercise II: 28x28 models trained as the course prescribes -----------
 
-FILTER_CNN_CODE = (models.FilterCNN, train.fit_classifier, train.train_epoch, train.evaluate_accuracy, *_DATA_CODE)
-PLAIN_AE_CODE = (
-    models.MLPEncoder,
-    models.MLPDecoder,
-    models.MLPAutoencoder,
-    models.LinearAutoencoder,
-    models.SmallConvEncoder,
-    models.SmallConvDecoder,
-    models.SmallConvAutoencoder,
-    *RECONSTRUCTION_CODE,
-)
 PLAIN_AE_KINDS = ("mlp", "linear", "conv", "conv_skip")
 # How CPSC 663 trains its auto-encoders: Adam at a constant learning rate on whole-image
 # MSE; a denoiser is scored on a fixed noisy copy of the test set.
@@ -229,7 +142,7 @@ def filter_cnn(
         "num_filters": num_filters,
         "train_size": train_size,
     }
-    model, history = cache.load_or_train("filter_cnn", config, build, fit, device, code=FILTER_CNN_CODE, label=f"CNN seed={seed}")
+    model, history = cache.load_or_train("filter_cnn", config, build, fit, device, label=f"CNN seed={seed}")
     return model.eval(), history
 
 
@@ -290,7 +203,7 @@ def plain_autoencoder(
         "train_size": train_size,
         "test_size": test_size,
     }
-    model, history = cache.load_or_train("plain_autoencoder", config, build, fit, device, code=PLAIN_AE_CODE, label=label)
+    model, history = cache.load_or_train("plain_autoencoder", config, build, fit, device, label=label)
     return model.eval(), history
 
 
@@ -313,14 +226,6 @@ class CourseAERecipe:
         return f"course denoising AE d={self.latent_dim} seed={self.seed}"
 
 
-COURSE_AE_CODE = (
-    models.CourseEncoder,
-    models.CourseDecoder,
-    models.CourseAutoencoder,
-    *RECONSTRUCTION_CODE,
-)
-
-
 def course_autoencoder(
     recipe: CourseAERecipe, device: torch.device, test_size: int = 10000
 ) -> tuple[models.CourseAutoencoder, dict]:
@@ -334,9 +239,7 @@ def course_autoencoder(
     fit = _recipe_fit(recipe, device, test_size, loss="bce", schedule="cosine", channels_last=True)
 
     config = {**asdict(recipe), "test_size": test_size}
-    model, history = cache.load_or_train(
-        "course_autoencoder", config, build, fit, device, code=COURSE_AE_CODE, label=recipe.label()
-    )
+    model, history = cache.load_or_train("course_autoencoder", config, build, fit, device, label=recipe.label())
     return model.eval(), history
 
 
@@ -359,12 +262,6 @@ class GANRecipe:
     def label(self) -> str:
         kind = "conditional GAN" if self.conditional else "latent GAN"
         return f"{kind} G{list(self.hidden_units)} {self.output} seed={self.seed}"
-
-
-def gan_code() -> tuple:
-    from lib import gan
-
-    return (gan.mlp, gan._CodeStatistics, gan.LatentGenerator, gan.LatentDiscriminator, gan.GANPair, gan.fit_gan, *COURSE_AE_CODE)
 
 
 def latent_gan(recipe: GANRecipe, ae_recipe: CourseAERecipe, device: torch.device, test_size: int = 10000):
@@ -400,7 +297,7 @@ def latent_gan(recipe: GANRecipe, ae_recipe: CourseAERecipe, device: torch.devic
 
     config = {"gan": asdict(recipe), "autoencoder": {**asdict(ae_recipe), "test_size": test_size}}
     kind = "conditional_latent_gan" if recipe.conditional else "latent_gan"
-    pair, history = cache.load_or_train(kind, config, build, fit, device, code=gan_code(), label=recipe.label())
+    pair, history = cache.load_or_train(kind, config, build, fit, device, label=recipe.label())
     return pair.eval(), history
 
 
