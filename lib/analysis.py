@@ -113,3 +113,24 @@ def most_confused_pairs(matrix: np.ndarray, top: int = 3) -> list[tuple[int, int
     np.fill_diagonal(off, 0)
     order = np.argsort(off, axis=None)[::-1][:top]
     return [(int(i), int(j), int(off[i, j])) for i, j in zip(*np.unravel_index(order, off.shape), strict=True)]
+
+
+def round_to_spread(mean: float, sd: float, scale: float = 1.0) -> tuple[str, str]:
+    """``mean`` and ``sd`` (times ``scale``) as text with as many decimals as the spread
+    supports: the sd to two significant digits when it starts with 1, else one."""
+    mean, sd = mean * scale, sd * scale
+    if not np.isfinite(sd) or sd <= 0:
+        return f"{mean:.4g}", "0"
+    exponent = int(np.floor(np.log10(sd)))
+    leading = sd / 10.0**exponent
+    decimals = max(0, -exponent + (1 if leading < 1.95 else 0))
+    return f"{mean:.{decimals}f}", f"{sd:.{decimals}f}"
+
+
+def format_mean_sd(values, scale: float = 1.0, unit: str = "") -> str:
+    """ "mean ± sd" over ``values`` (sample sd, n - 1), rounded to what the spread supports."""
+    mean, sd = mean_std(values)
+    if len(values) < 2:
+        return f"{mean * scale:.4g}{unit}"
+    m, s = round_to_spread(mean, sd, scale)
+    return f"{m}{unit} ± {s}{unit}"

@@ -1,12 +1,12 @@
 """``make bench``: images per second of one auto-encoder training epoch with ``lib``'s loop
 versus the standard PyTorch idiom, alternated so that machine noise hits both alike.
 
-* ``lib``: MNIST held as one in-memory float tensor (already padded to 32x32), batches
+* ``lib``: MNIST held as one in-memory float tensor of 28x28 images, batches
   taken by indexing a shuffled index tensor, channels-last memory layout, threads set to
   the core count (what every notebook does).
-* idiom: ``torchvision.datasets.MNIST`` + ``transforms.ToTensor`` (+ ``Pad(2)`` so the
-  model sees the same 32x32 images) + ``DataLoader(batch_size, shuffle=True)``: one PIL
-  image and one small tensor per sample, collated per batch.
+* idiom: ``torchvision.datasets.MNIST`` + ``transforms.ToTensor`` +
+  ``DataLoader(batch_size, shuffle=True)``: one PIL image and one small tensor per
+  sample, collated per batch.  (The model pads to 32x32 inside, for both.)
 
 Both train the same nn4i_ex2 d=10 auto-encoder with the same batch size, optimizer,
 learning rate and loss for one epoch.  Prints each run and the median ratio, then how
@@ -28,8 +28,10 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
-from lib import data, models, paths, train
+from lib import data, paths, train
+from lib.nn4i_ex2.models import ConvAutoencoder
 from lib.utils import configure_threads, seed_everything
 
 BATCH_SIZE = 128
@@ -38,20 +40,20 @@ LEARNING_RATE = 3e-3
 
 def _model(channels_last: bool) -> torch.nn.Module:
     seed_everything(0)
-    model = models.ConvAutoencoder(latent_dim=10, num_conv_layers=3, base_channels=16, hidden_units=256)
+    model = ConvAutoencoder(latent_dim=10, num_conv_layers=3, base_channels=16, hidden_units=256)
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
 def lib_epoch(train_size: int) -> float:
     """Seconds for one epoch with lib's in-memory batching."""
     split = data.load_split("train")
-    images = data.to_float(split.images[:train_size], pad=2)  # (N, 1, 32, 32) in [0, 1], made once
+    images = data.to_float(split.images[:train_size])  # (N, 1, 28, 28) in [0, 1], made once
     model = _model(channels_last=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     generator = torch.Generator().manual_seed(0)
     batches = ((images[idx], images[idx]) for idx in data.batch_indices(len(images), BATCH_SIZE, generator))
     start = time.perf_counter()
-    train.train_epoch(model, batches, optimizer, train.reconstruction_loss, torch.device("cpu"))
+    train.train_epoch(model, batches, optimizer, F.mse_loss, torch.device("cpu"))
     return time.perf_counter() - start
 
 
@@ -60,9 +62,9 @@ def training_flops_per_image() -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     model = _model(channels_last=True)
-    images = torch.rand(BATCH_SIZE, 1, 32, 32).to(memory_format=torch.channels_last)
+    images = torch.rand(BATCH_SIZE, 1, 28, 28).to(memory_format=torch.channels_last)
     with FlopCounterMode(display=False) as counter:
-        train.reconstruction_loss(model(images), images).backward()
+        F.mse_loss(model(images), images).backward()
     return counter.get_total_flops() / BATCH_SIZE
 
 
@@ -96,9 +98,7 @@ def idiom_epoch(train_size: int, root: Path) -> float:
     from torch.utils.data import DataLoader, Subset
     from torchvision import datasets, transforms
 
-    dataset = datasets.MNIST(
-        root, train=True, download=False, transform=transforms.Compose([transforms.ToTensor(), transforms.Pad(2)])
-    )
+    dataset = datasets.MNIST(root, train=True, download=False, transform=transforms.ToTensor())
     if train_size < len(dataset):
         dataset = Subset(dataset, range(train_size))
     loader = DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True)
@@ -108,7 +108,7 @@ def idiom_epoch(train_size: int, root: Path) -> float:
     model.train()
     for images, _ in loader:
         optimizer.zero_grad()
-        loss = train.reconstruction_loss(model(images), images)
+        loss = F.mse_loss(model(images), images)
         loss.backward()
         optimizer.step()
     return time.perf_counter() - start

@@ -64,32 +64,6 @@ def _test_images(help: str = "") -> Param:
     return Param("int", 10000, quick=QUICK_TEST_IMAGES, smoke=1000, minimum=100, maximum=10000, help=help)
 
 
-def _ae_recipe(**overrides: Param) -> dict[str, Param]:
-    """Training settings of the nn4i_ex2 conv auto-encoder, shared by Q1-Q4 so the
-    questions reuse the same cached models (same settings give the same cache key)."""
-    recipe = {
-        "seed": Param("int", 0, minimum=0, maximum=MAX_SEED, help="seed of the reference models"),
-        "num_epochs": Param("int", 4, quick=1, smoke=1, minimum=1, maximum=MAX_EPOCHS, help="AE training epochs"),
-        "train_size": Param(
-            "int",
-            60000,
-            quick=10000,
-            smoke=1024,
-            minimum=64,
-            maximum=60000,
-            help="training images used (first N of a fixed shuffle)",
-        ),
-        "test_size": _test_images("test images used for every reported score"),
-        "batch_size": Param("int", 128, minimum=1, maximum=4096),
-        "learning_rate": Param("float", 3e-3, minimum=1e-6, maximum=1.0, help="peak of the one-cycle schedule"),
-        "base_channels": Param("int", 16, smoke=8, minimum=1, maximum=256),
-        "num_conv_layers": Param("int", 3, minimum=1, maximum=4, help="conv layers of the default AE"),
-        "latent_dim": Param("int", 10, minimum=1, maximum=512, help="d of the default AE"),
-    }
-    recipe.update(overrides)
-    return recipe
-
-
 def _course_recipe(**overrides: Param) -> dict[str, Param]:
     """Settings of the idl_ex3 course auto-encoder, the judge and the latent GANs, shared
     by P1-P4 so the notebooks reuse the same cached models (same settings, same key).
@@ -139,7 +113,6 @@ def _cpsc_ae_training(epochs_help: str) -> dict[str, Param]:
 
 
 SPECS: dict[str, dict[str, Param]] = {
-    "nn4i_ex2/00_theory": {},
     "idl_ex3/00_theory": {},
     # --- idl_ex3 ---
     "idl_ex3/p1_transfer": _course_recipe(
@@ -240,61 +213,6 @@ SPECS: dict[str, dict[str, Param]] = {
         "num_embedded": Param("int", 5000, quick=QUICK_TEST_IMAGES, smoke=1000, minimum=100, maximum=10000),
     },
     "cpsc663_ex2/99_bonus": {},
-    "nn4i_ex2/q1_autoencoding": _ae_recipe(
-        latent_dims=Param(
-            "list[int]", [2, 4, 8, 10, 16, 32, 64], quick=[2, 10, 32], smoke=[2, 10], minimum=1, maximum=512, distinct=True
-        ),
-        conv_layer_counts=Param("list[int]", [1, 2, 3, 4], quick=[1, 3], smoke=[1, 3], minimum=1, maximum=4, distinct=True),
-        headline_seeds=Param("int", 3, quick=2, smoke=2, minimum=1, maximum=10, help="seeds behind the headline d"),
-        num_shown=Param("int", 10, minimum=1, maximum=32, help="test digits in the reconstruction grid"),
-    ),
-    "nn4i_ex2/q2_interpolation": _ae_recipe(
-        low_latent_dim=Param("int", 2, minimum=1, maximum=512),
-        high_latent_dim=Param("int", 64, quick=32, smoke=10, minimum=1, maximum=512),
-        num_pairs=Param("int", 6, quick=4, smoke=4, minimum=4, maximum=20),
-        num_steps=Param("int", 11, minimum=3, maximum=41),
-        judge_epochs=Param(
-            "int", 5, quick=1, smoke=1, minimum=1, maximum=MAX_EPOCHS, help="5 epochs with augmentation: >= 99% test accuracy"
-        ),
-    ),
-    "nn4i_ex2/q3_decorrelation": _ae_recipe(
-        latent_dims=Param(
-            "list[int]", [2, 4, 10, 32, 64], quick=[2, 10, 32], smoke=[2, 4, 10, 16, 32], minimum=2, maximum=512, distinct=True
-        ),
-        num_seeds=Param("int", 3, quick=2, smoke=3, minimum=1, maximum=10),
-        num_encoded=Param("int", 10000, quick=QUICK_TEST_IMAGES, smoke=1000, minimum=100, maximum=10000),
-    ),
-    "nn4i_ex2/q4_transfer": _ae_recipe(
-        transfer_latent_dim=Param("int", 10, smoke=10, minimum=1, maximum=512, help="d of the pre-trained encoder"),
-        transfer_epochs=Param(
-            "int",
-            30,
-            quick=1,
-            smoke=2,
-            minimum=1,
-            maximum=MAX_EPOCHS,
-            help="training epochs of the pre-trained encoder's AE (Q1 trains 4)",
-        ),
-        num_labels=Param("int", 50, minimum=10, maximum=MAX_BALANCED_LABELS, help="labelled training images (balanced)"),
-        num_draws=Param("int", 10, quick=2, smoke=2, minimum=1, maximum=100, help="random draws of the labelled set"),
-        label_counts=Param(
-            "list[int]",
-            [10, 20, 50, 100, 500, 1000],
-            quick=[10, 20, 50],
-            smoke=[10, 50],
-            minimum=10,
-            maximum=MAX_BALANCED_LABELS,
-            distinct=True,
-        ),
-        curve_draws=Param("int", 2, quick=1, smoke=1, minimum=1, maximum=100, help="draws per point of the accuracy-vs-N curve"),
-        classifier_steps=Param(
-            "int", 600, quick=80, smoke=10, minimum=1, maximum=MAX_STEPS, help="optimizer steps on the labelled set"
-        ),
-        encoder_lr=Param("float", 1e-3, minimum=0.0, maximum=1.0, help="encoder learning rate when fine-tuning end to end"),
-        hidden_units=Param("int", 128, minimum=1, maximum=4096),
-        classifier_lr=Param("float", 1e-3, minimum=1e-6, maximum=1.0),
-        augment=Param("bool", True, help="random shifts/rotations of the few labelled images"),
-    ),
 }
 
 
@@ -381,8 +299,23 @@ def check_common(where: str, profile: Any, device: Any) -> None:
         )
 
 
+def settings_for(notebook_id: str):
+    """The pydantic settings class of a notebook whose assignment module declares one
+    (an assignment moved onto the new core), else None."""
+    assignment, _, name = notebook_id.partition("/")
+    if assignment == "nn4i_ex2":
+        from lib import nn4i_ex2
+
+        return nn4i_ex2.SETTINGS.get(name)
+    return None
+
+
 def check_overrides(notebook_id: str, overrides: dict[str, Any]) -> None:
     """Reject unknown names and wrong values before a notebook is started."""
+    settings = settings_for(notebook_id)
+    if settings is not None:
+        settings.check(notebook_id, overrides)
+        return
     spec = spec_for(notebook_id)
     for name, value in overrides.items():
         if name in COMMON:

@@ -50,7 +50,8 @@ def image_rows(
                 ax.set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=8)
             if column_labels is not None and r == num_rows - 1 and c < len(column_labels):
                 ax.set_xlabel(column_labels[c], fontsize=7)
-    fig.suptitle(title + ("\n" + xlabel if xlabel else ""), fontsize=10)
+    if title or xlabel:
+        fig.suptitle(title + ("\n" + xlabel if xlabel else ""), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -78,14 +79,17 @@ def curves(
     return ax
 
 
-def heatmap(matrix: np.ndarray, title: str, ax: plt.Axes, label: str = "Pearson r (unitless)", vmin=-1.0, vmax=1.0):
+def heatmap(
+    matrix: np.ndarray, title: str, ax: plt.Axes, label: str = "Pearson r (unitless)", vmin=-1.0, vmax=1.0, colorbar: bool = True
+):
     """Correlation-style heatmap; NaN cells (undefined r) are drawn grey."""
     cmap = matplotlib.colormaps["RdBu_r"].copy()
     cmap.set_bad("lightgrey")
     im = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set(title=title, xlabel="latent coordinate j", ylabel="latent coordinate i")
     ax.grid(False)
-    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=label)
+    if colorbar:
+        plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=label)
     return im
 
 
@@ -160,3 +164,46 @@ def embedding_scatter(codes: np.ndarray, labels: np.ndarray, title: str, ax: plt
     ax.set(title=title, xlabel="code coordinate $z_1$ (unitless)", ylabel="code coordinate $z_2$ (unitless)")
     ax.legend(markerscale=4, fontsize=6, title="digit", title_fontsize=7, loc="best", ncol=2)
     return ax
+
+
+def _layer_words(module: torch.nn.Module) -> str:
+    """A layer in words, e.g. "conv 1 -> 16, 4x4, stride 2" (not a module path)."""
+    if isinstance(module, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
+        kind = "transposed conv" if isinstance(module, torch.nn.ConvTranspose2d) else "conv"
+        k, stride = module.kernel_size[0], module.stride[0]
+        return f"{kind} {module.in_channels} → {module.out_channels}, {k}×{k}, stride {stride}"
+    if isinstance(module, torch.nn.Linear):
+        return f"fully connected {module.in_features} → {module.out_features}"
+    if isinstance(module, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
+        return "batch norm"
+    return {"Sigmoid": "sigmoid", "Tanh": "tanh"}.get(type(module).__name__, type(module).__name__)
+
+
+def architecture_rows(model: torch.nn.Module, input_shape: tuple[int, ...]) -> list[list]:
+    """Rows (part, layers in words, output shape, parameters) of a layer table: each
+    convolution or fully connected layer with the normalisation and activation that
+    follow it, from one forward pass of a zero batch."""
+    rows: list[list] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if list(module.children()):
+            continue
+        part = name.split(".")[0]
+
+        def record(m, _inputs, output, part=part):
+            shape = "×".join(str(size) for size in output.shape[1:])
+            params = sum(p.numel() for p in m.parameters())
+            if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d | torch.nn.Linear) or not rows:
+                rows.append([part, _layer_words(m), shape, params])
+            else:
+                rows[-1][1] += ", " + _layer_words(m)
+                rows[-1][2], rows[-1][3] = shape, rows[-1][3] + params
+
+        hooks.append(module.register_forward_hook(record))
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [[part, words, shape, f"{params:,}"] for part, words, shape, params in rows]

@@ -23,7 +23,6 @@ import shutil
 import sys
 import tempfile
 import unicodedata
-import zipfile
 from pathlib import Path
 
 from lib import build, paths
@@ -68,43 +67,6 @@ def _require_pdf(assignment: str) -> Path:
     return pdf
 
 
-def nn4i_ex2() -> Path:
-    """``ex2_<ID>.zip``: ex2.pdf, README, the code and the executed notebooks."""
-    who = _identity(("name", "student_id", "cse_username"))
-    pdf = _require_pdf("nn4i_ex2")
-    student_id = _file_part(who["student_id"], "student_id")
-    if student_id != who["student_id"]:
-        raise build.BuildError(
-            f"student.toml: student_id = {who['student_id']!r} names the zip, so it may hold only letters, digits, "
-            "'-' and '_'; fix: write the ID as the course lists it"
-        )
-    target = dist_dir() / "nn4i_ex2" / f"ex2_{student_id}.zip"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    readme = (
-        f"Name: {who['name']}\nID: {who['student_id']}\nCSE username: {who['cse_username']}\n\n"
-        "ex2.pdf holds the answers (theory and practical tasks).\n"
-        "code/lib/ is the library the notebooks call (data, models, training, caching, plots);\n"
-        "code/notebooks/ holds one executed notebook per question. To rebuild everything from the\n"
-        "bundle's repository: make report (see its README).\n"
-    )
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".zip.tmp")
-    os.close(fd)
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.write(pdf, "ex2.pdf")
-        archive.writestr("README", readme)
-        for source in sorted(paths.LIB_DIR.rglob("*")):
-            if source.is_file() and "__pycache__" not in source.parts:
-                archive.write(source, f"code/lib/{source.relative_to(paths.LIB_DIR)}")
-        for name in build.ASSIGNMENTS["nn4i_ex2"].notebooks:
-            executed = paths.report_dir() / "nn4i_ex2" / f"{name}.ipynb"
-            archive.write(
-                executed if executed.exists() else paths.NOTEBOOK_DIR / "nn4i_ex2" / f"{name}.ipynb",
-                f"code/notebooks/{name}.ipynb",
-            )
-    os.replace(tmp, target)
-    return target
-
-
 CPSC663_MODELS = ("mnist_ae.pt", "mnist_cae.pt", "mnist-cae-skip.pt", "mnist_cae_denoising.pt", "mnist-cae-skip_denoising.pt")
 CPSC663_SCRIPTS = ("prob4_CNN.py", "prob5_AE.py", "prob6_CAE.py")
 
@@ -129,6 +91,13 @@ def _swap_in_folder(target: Path, fill) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def nn4i_ex2() -> Path:
+    """nn4i_ex2's zip; the layout lives in its assignment package."""
+    from lib.nn4i_ex2 import hand_in
+
+    return hand_in.package()
 
 
 def cpsc663_ex2() -> Path:
