@@ -117,13 +117,16 @@ def most_confused_pairs(matrix: np.ndarray, top: int = 3) -> list[tuple[int, int
 
 def round_to_spread(mean: float, sd: float, scale: float = 1.0) -> tuple[str, str]:
     """``mean`` and ``sd`` (times ``scale``) as text with as many decimals as the spread
-    supports: the sd to two significant digits when it starts with 1, else one."""
+    supports, by the Particle Data Group's rule: the sd keeps two significant digits when
+    its leading three are 100-354, one when 355-949, and 950-999 round up to 1000 (two)."""
     mean, sd = mean * scale, sd * scale
     if not np.isfinite(sd) or sd <= 0:
         return f"{mean:.4g}", "0"
     exponent = int(np.floor(np.log10(sd)))
-    leading = sd / 10.0**exponent
-    decimals = max(0, -exponent + (1 if leading < 1.95 else 0))
+    leading = sd / 10.0**exponent  # in [1, 10)
+    if leading >= 9.495:  # rounds up to the next power of ten, shown with two digits
+        exponent, leading = exponent + 1, 1.0
+    decimals = max(0, -exponent + (1 if leading < 3.545 else 0))
     return f"{mean:.{decimals}f}", f"{sd:.{decimals}f}"
 
 

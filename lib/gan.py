@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib import models
+from lib import models, train
 from lib.data import batch_indices
 from lib.train import check_finite
 
@@ -274,11 +274,9 @@ def sample_codes(
     return generator(noise.to(device), None if labels is None else labels.to(device)).cpu()
 
 
-@torch.inference_mode()
 def decode(decoder: nn.Module, codes: torch.Tensor, device: torch.device, batch_size: int = 1000) -> torch.Tensor:
     """Images (N, 1, 32, 32) in [0, 1] (on the CPU) of ``codes`` through ``decoder``."""
-    decoder.eval()
-    return torch.cat([decoder(codes[i : i + batch_size].to(device)).cpu() for i in range(0, len(codes), batch_size)])
+    return train.predict(decoder, codes, device, batch_size)
 
 
 def sample_images(

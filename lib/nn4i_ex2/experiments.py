@@ -464,7 +464,7 @@ BN_FIXED = "pre-trained start, batch-norm statistics fixed"
 
 
 def short_frozen_name(epochs: int) -> str:
-    return f"frozen encoder of Q1's {plots.count(epochs, 'epoch')} model"
+    return f"frozen encoder of Q1's {epochs}-epoch model"
 
 
 @dataclass
@@ -596,6 +596,18 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _by_depth(sweep: list[AEScore]) -> str:
+    """ "0.0146, 0.0126 and 0.0114 for 1, 2 and 3 convolutions"."""
+    ordered = sorted(sweep, key=lambda x: x.recipe.num_conv_layers)
+    mse = [f"{x.test_mse:.4f}" for x in ordered]
+    layers = [str(x.recipe.num_conv_layers) for x in ordered]
+
+    def listed(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+    return f"{listed(mse)} for {listed(layers)} {'convolution' if layers == ['1'] else 'convolutions'}"
+
+
 def q1_summary(r: Q1Result) -> dict[str, str]:
     """Run-dependent values of Q1's prose, formatted."""
     base = r.headline[0].recipe
@@ -635,6 +647,10 @@ def q1_summary(r: Q1Result) -> dict[str, str]:
         "shallowest": str(min(depth)),
         "shallow_matched_width": str(min(matched, key=lambda s: s.recipe.num_conv_layers).recipe.hidden_units),
         "max_gap": f"{max(s.test_mse - s.train_mse for s in r.latent_sweep + r.depth_sweep):+.4f}",
+        "depth_by_layers": _by_depth(r.depth_sweep),
+        "matched_by_layers": _by_depth(r.matched_depth_sweep),
+        "depth_factor": f"{max(x.test_mse for x in matched) / min(x.test_mse for x in matched):.1f}",
+        "d_factor": f"{max(x.test_mse for x in r.latent_sweep) / min(x.test_mse for x in r.latent_sweep):.1f}",
     }
 
 
@@ -691,6 +707,15 @@ def q2_summary(r: Q2Result) -> dict[str, str]:
         "main_d": str(r.latent_dims[0]),
         "main_errors": errors[r.latent_dims[0]],
         "extra_d": ", ".join(str(d) for d in r.latent_dims[1:]),
+        "excess": "; ".join(f"{m} {_excess(r, m)}" for m in r.methods),
+        "main_fd": f"{r.path_fd[main]:.0f}",
+        "high_fd": f"{r.path_fd[high]:.0f}" if high else "-",
+        "main_abrupt": f"{r.abruptness[main].mean():.1f}",
+        "high_abrupt": f"{r.abruptness[high].mean():.1f}" if high else "-",
+        "main_detours": _pct(r.third_digit[main]),
+        "high_detours": _pct(r.third_digit[high]) if high else "-",
+        "main_endpoint_rate": _pct(r.endpoint_error_rate[r.latent_dims[0]]),
+        "high_endpoint_rate": _pct(r.endpoint_error_rate[r.latent_dims[1]]) if high else "-",
     }
     out["extra_errors"] = extra or "none"
     out["high_d"] = str(r.latent_dims[1]) if high else "-"
@@ -768,6 +793,11 @@ def q4_curve_rows(r: Q4Result) -> list[list[str]]:
     return [[str(n)] + [f"{format_mean_sd(r.curve[s][n], 100)} ({len(r.curve[s][n])})" for s in r.curve] for n in ns]
 
 
+def _wins(first: list[float], second: list[float]) -> str:
+    """ "k of n": on how many of the same labelled sets ``first`` scored higher (paired)."""
+    return f"{sum(a > b for a, b in zip(first, second, strict=True))} of {len(first)}"
+
+
 def q4_summary(r: Q4Result) -> dict[str, str]:
     mean = {name: float(np.mean(runs.test_acc)) for name, runs in r.schemes.items()}
     out = {
@@ -787,7 +817,7 @@ def q4_summary(r: Q4Result) -> dict[str, str]:
         "frozen_vs_scratch": f"{100 * (mean[FROZEN] - mean[SCRATCH]):+.1f}",
         "fine_vs_frozen": f"{100 * (mean[FINE_TUNED] - mean[FROZEN]):+.1f}",
         "fine_vs_scratch": f"{100 * (mean[FINE_TUNED] - mean[SCRATCH]):+.1f}",
-        "bn_gain": f"{100 * (mean[FINE_TUNED] - mean[BN_FIXED]):+.1f}",
+        "bn_change": f"{100 * (mean[BN_FIXED] - mean[FINE_TUNED]):+.1f}",
         "min_train": _pct(min(min(runs.train_acc) for runs in r.schemes.values())),
         "frozen_params": f"{r.schemes[FROZEN].trainable_parameters:,}",
         "whole_params": f"{r.schemes[SCRATCH].trainable_parameters:,}",
@@ -795,6 +825,10 @@ def q4_summary(r: Q4Result) -> dict[str, str]:
         "sd_scratch": f"{100 * analysis.mean_std(r.schemes[SCRATCH].test_acc)[1]:.1f}",
     }
     short_name = short_frozen_name(r.short.recipe.num_epochs)
+    out["fine_beats_scratch"] = _wins(r.schemes[FINE_TUNED].test_acc, r.schemes[SCRATCH].test_acc)
+    out["longer_beats_short"] = (
+        _wins(r.schemes[FROZEN].test_acc, r.schemes[short_name].test_acc) if short_name in r.schemes else "-"
+    )
     out["short_frozen"] = format_mean_sd(r.schemes[short_name].test_acc, 100, "%") if short_name in r.schemes else "(same model)"
     out["longer_gain"] = f"{100 * (mean[FROZEN] - mean[short_name]):+.1f}" if short_name in r.schemes else "0"
     return out
@@ -849,19 +883,27 @@ def q1_rows(r: Q1Result) -> list[list[str]]:
     return rows
 
 
+def _excess(r: Q2Result, method: str) -> str:
+    """How much a method's interior images add to the FD of its endpoints' kind of image:
+    the model's own reconstructions, or real images for the cross-fade."""
+    base = "real test images" if method == PIXEL_BLEND else f"reconstructions, d = {method.removeprefix('AE d = ')}"
+    return f"{r.path_fd[method] - r.reference_fd[base]:.1f}"
+
+
 def q2_rows(r: Q2Result) -> list[list[str]]:
     """Path scores per method, then the real-data and reconstruction references (FD only)."""
     rows = [
         [
             m,
             f"{r.path_fd[m]:.1f}",
+            _excess(r, m),
             f"{r.confidence[m][:, 1:-1].mean():.2f}",
             f"{r.abruptness[m].mean():.1f}",
             _pct(r.third_digit[m]),
         ]
         for m in r.methods
     ]
-    rows += [[name, f"{fd:.1f}", "", "", ""] for name, fd in r.reference_fd.items()]
+    rows += [[name, f"{fd:.1f}", "", "", "", ""] for name, fd in r.reference_fd.items()]
     return rows
 
 
