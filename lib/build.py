@@ -448,8 +448,8 @@ def merge(assignment: str, profile: str) -> nbformat.NotebookNode:
         executed = _executed_path(f"{assignment}/{name}")
         notebook = nbformat.read(executed, as_version=4)
         glued[name] = _glued_values(notebook)
-        if i:  # each notebook starts a page (clean: after the previous one's figures and tables)
-            page = "\\clearpage" if spec.clean_pdf else "\\newpage"
+        if i:  # each notebook starts a page; a clean one only after the previous one's floats (no half-empty pages)
+            page = "\\FloatBarrier\n\\bigskip" if spec.clean_pdf else "\\newpage"
             cells.append((name, nbformat.v4.new_raw_cell(page, metadata={"raw_mimetype": "text/latex"})))
         for cell in notebook.cells:
             if STRIPPED_TAGS & set(cell.get("metadata", {}).get("tags", [])):
@@ -519,10 +519,7 @@ def export_pdf(notebook: nbformat.NotebookNode, target: Path) -> None:
         missing = sorted(set(re.findall(r"Missing character: There is no (.+?) in font", log)))
         if missing:
             raise BuildError(f"fonts lack glyphs {' '.join(missing)} in {target.name}; fix: write them as LaTeX math or ASCII")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staged = target.with_name(f".{target.name}.tmp")
-        shutil.copy(tmpdir / "report.pdf", staged)
-        os.replace(staged, target)
+        paths.atomic_write(target, lambda staged: shutil.copy(tmpdir / "report.pdf", staged))
 
 
 # Chinese, Japanese and Korean script (what xeCJK typesets with a CJK font).
@@ -629,10 +626,7 @@ def _pdf_key(assignment: str, profile: str) -> str:
 
 
 def _write_notebook_atomically(notebook: nbformat.NotebookNode, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    nbformat.write(notebook, tmp)
-    os.replace(tmp, target)
+    paths.atomic_write(target, lambda tmp: nbformat.write(notebook, tmp))
 
 
 def _available_cores() -> int:

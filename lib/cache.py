@@ -14,8 +14,6 @@ import ast
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -109,15 +107,7 @@ def entry_path(kind: str, config: dict[str, Any], modules: list[str] = ()) -> Pa
 
 
 def _atomic_save(obj: dict[str, Any], target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pt")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    paths.atomic_write(target, lambda tmp: torch.save(obj, tmp))
 
 
 def _try_load(path: Path) -> dict[str, Any] | None:
@@ -196,9 +186,5 @@ def _load_or_train_locked(path, kind, config, build, train, device, label):
 def export_state_dict(model: nn.Module, target: Path) -> Path:
     """Write ``model``'s weights (a plain state dict, loadable with ``weights_only=True``)
     atomically to ``target``, e.g. a model file a course asks students to hand in."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = target.with_name(target.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, target)
-    return target
+    return paths.atomic_write(target, lambda tmp: torch.save(state, tmp))

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib import models, train
+from lib import models, paths, train
 from lib.data import batch_indices
 from lib.train import check_finite
 
@@ -303,10 +303,7 @@ def save_sampler(path: Path, generator: LatentGenerator, decoder: models.CourseD
         "decoder_args": {k: list(v) if isinstance(v, tuple) else v for k, v in decoder_args.items()},
         "decoder_state": {k: v.detach().cpu().contiguous() for k, v in decoder.state_dict().items()},
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(checkpoint, tmp)
-    tmp.replace(path)
-    return path
+    return paths.atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
 
 
 def load_sampler(path: str | Path, device: str | torch.device = "cpu", image_size: int = 28) -> Callable[..., torch.Tensor]:

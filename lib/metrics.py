@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +38,8 @@ def write_metrics(assignment: str, notebook: str, metrics: dict[str, Any]) -> Pa
 
     metrics = {"model_cache": cache.stats(), **metrics}
     target = paths.metrics_path(assignment, notebook)
-    target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_plain(metrics), indent=2, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
-    os.replace(tmp, target)
-    return target
+    return paths.atomic_write(target, lambda tmp: tmp.write_text(text + "\n"))
 
 
 def read_metrics(assignment: str, notebook: str) -> dict[str, Any]:
