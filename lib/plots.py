@@ -32,6 +32,7 @@ def image_rows(
     column_labels: Sequence[str] | None = None,
     xlabel: str = "",
     cell_inches: float = 0.75,
+    label_size: float = 8,
 ) -> plt.Figure:
     """A grid of grey images (pixel intensity in [0, 1]), one labelled row per sequence."""
     num_rows, num_cols = len(rows), max(len(r) for r in rows)
@@ -47,9 +48,9 @@ def image_rows(
             else:
                 ax.axis("off")
             if c == 0:
-                ax.set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=8)
+                ax.set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=label_size)
             if column_labels is not None and r == num_rows - 1 and c < len(column_labels):
-                ax.set_xlabel(column_labels[c], fontsize=7)
+                ax.set_xlabel(column_labels[c], fontsize=label_size - 1)
     if title or xlabel:
         fig.suptitle(title + ("\n" + xlabel if xlabel else ""), fontsize=10)
     fig.tight_layout()

@@ -218,13 +218,14 @@ def _latex_table(headers: Sequence[str], rows: Sequence[Sequence[str]], key: str
         r"\centering",
         rf"\caption{{{latex_cell(caption)}}}",
         rf"\label{{tab:{key}}}",
+        r"\begin{adjustbox}{max width=\linewidth}",  # a wide table shrinks to the text width, never overflows
         rf"\begin{{tabular}}{{{align}}}",
         r"\toprule",
         " & ".join(latex_cell(h) for h in headers) + r" \\",
         r"\midrule",
     ]
     lines += [" & ".join(latex_cell(v) for v in row) + r" \\" for row in rows]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{adjustbox}", r"\end{table}"]
     return "\n".join(lines)
 
 

@@ -360,10 +360,10 @@ def q2_paths_figure(r: Q2Result, pair_indices: list[int]) -> plt.Figure:
     rows, labels = [], []
     for i in pair_indices:
         c1, c2 = r.shown_pairs[i]
-        for method, images in r.shown_paths[i].items():
+        for k, (method, images) in enumerate(r.shown_paths[i].items()):
             rows.append(list(images))
-            labels.append(f"{c1}$\\to${c2} {method.replace('AE ', '')}")
-    return plots.image_rows(rows, labels, "", column_labels=[f"{a:.1f}" for a in r.alphas], cell_inches=0.55)
+            labels.append(f"{c1}$\\to${c2}: {method}" if k == 0 else method.removeprefix("AE "))
+    return plots.image_rows(rows, labels, "", column_labels=[f"{a:.1f}" for a in r.alphas], cell_inches=0.55, label_size=10)
 
 
 def q2_scores_figure(r: Q2Result) -> plt.Figure:
