@@ -71,14 +71,19 @@ def latent_correlation(codes: torch.Tensor | np.ndarray, tol: float = 1e-8) -> C
     return CorrelationSummary(matrix, constant, mean_abs, max_abs)
 
 
-def independent_floor(codes: torch.Tensor | np.ndarray, seed: int = 0) -> float:
-    """Mean |r| after shuffling every coordinate independently across samples: the value
-    the summary takes for independent coordinates at this sample size (noise floor)."""
+def shuffled_correlation(codes: torch.Tensor | np.ndarray, seed: int = 0) -> CorrelationSummary:
+    """The correlation summary after shuffling every coordinate independently across
+    samples: what it is for independent coordinates at this sample size (noise floor)."""
     z = np.asarray(codes, dtype=np.float64).copy()
     rng = np.random.default_rng(seed)
     for j in range(z.shape[1]):
         z[:, j] = z[rng.permutation(len(z)), j]
-    return latent_correlation(z).mean_abs_offdiag
+    return latent_correlation(z)
+
+
+def independent_floor(codes: torch.Tensor | np.ndarray, seed: int = 0) -> float:
+    """Mean |r| of independent coordinates at this sample size (see :func:`shuffled_correlation`)."""
+    return shuffled_correlation(codes, seed).mean_abs_offdiag
 
 
 def mean_std(values) -> tuple[float, float]:

@@ -405,14 +405,14 @@ def provenance_cells(assignment: str, profile: str, built: str) -> list[nbformat
     lines = [
         "# Provenance",
         "",
+        "Every number and figure in this document was produced by the code that ran in this build:",
+        "",
         f"- Settings profile: `{profile}`; built {built}; source revision `{_git_commit()}`.",
         f"- Seeds and settings: each notebook's settings (training seeds, labelled-set draws) and headline numbers are "
         f"in `{metrics}/<notebook>.json`.",
         f"- Hardware and software: {_markdown_text(_cpu_model())} ({cores} {'core' if cores == 1 else 'cores'}), "
         f"PyTorch {_markdown_text(_package_version('torch'))}, "
         f"{_markdown_text(os.environ.get('BUNDLE_PRECISION', 'float32'))} arithmetic.",
-        "",
-        "Every number and figure in this document was produced by the code that ran in this build.",
     ]
     return [
         # Figures and tables still waiting for room are placed before the appendix starts.

@@ -60,7 +60,7 @@ class Q4Settings(NotebookSettings):
     num_labels: Annotated[int, Field(ge=10, le=MAX_BALANCED_LABELS)] = 50  # labelled images (balanced)
     num_draws: Annotated[int, Field(ge=1, le=100)] = 10  # random labelled sets behind the headline
     label_counts: sweep(10, MAX_BALANCED_LABELS) = [10, 20, 50, 100, 500, 1000]  # the accuracy-vs-labels curve
-    curve_draws: Annotated[int, Field(ge=1, le=100)] = 2  # draws per point of that curve
+    curve_draws: Annotated[int, Field(ge=1, le=100)] = 5  # draws per point of that curve
     classifier_steps: Annotated[int, Field(ge=1, le=1_000_000)] = 600  # optimizer steps on the labelled set
     first_draw: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0  # seed of the first labelled set
     PROFILE_VALUES = {

@@ -8,6 +8,7 @@ can list (and train) every model before the notebooks run.
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import asdict, dataclass, replace
 
 import matplotlib
@@ -162,11 +163,12 @@ def q1_autoencoding(s: Q1Settings, device: torch.device) -> Q1Result:
     )
 
 
-def _log_axis(ax, values, axis: str = "y") -> None:
-    """Log scale with plain-number tick labels at round values inside the data's range."""
+def _log_axis(ax, values, axis: str = "y", ticks=None) -> None:
+    """Log scale with plain-number tick labels: ``ticks``, or round values inside the data's range."""
     lo, hi = min(values), max(values)
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
-    ticks = [m * 10.0**e for e in range(-6, 3) for m in (1, 2, 5) if lo / 1.5 <= m * 10.0**e <= hi * 1.5]
+    if ticks is None:
+        ticks = [m * 10.0**e for e in range(-6, 6) for m in (1, 1.5, 2, 3, 5, 7) if lo / 1.2 <= m * 10.0**e <= hi * 1.2]
     (ax.set_yticks if axis == "y" else ax.set_xticks)(ticks, [f"{t:g}" for t in ticks])
     (ax.yaxis if axis == "y" else ax.xaxis).set_minor_formatter(matplotlib.ticker.NullFormatter())
 
@@ -181,7 +183,7 @@ def q1_learning_figure(r: Q1Result) -> plt.Figure:
     axes[0].set(title="(a) latent-size sweep", xlabel="epoch", ylabel="test MSE per pixel")
     axes[0].set_xticks(range(1, len(r.latent_sweep[0].history["test_mse"]) + 1))
     _log_axis(axes[0], values)
-    axes[0].legend(fontsize=7, ncol=2)
+    axes[0].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     short, long = r.headline[0], r.long_run
     for score, style in ((short, "-o"), (long, "-s")):
         curve = score.history["test_mse"]
@@ -204,20 +206,20 @@ def q1_sweep_figure(r: Q1Result) -> plt.Figure:
     ae, pca = [score.test_mse for score in r.latent_sweep], [r.pca_test_mse[d] for d in ds]
     axes[0].plot(ds, ae, "-o", label="conv auto-encoder")
     axes[0].plot(ds, pca, "-s", label="PCA, d components")
-    _log_axis(axes[0], ds, "x")
+    _log_axis(axes[0], ds, "x", ticks=ds)
     _log_axis(axes[0], ae + pca)
     axes[0].set(title="(a) test error against latent size", xlabel="latent size d (log scale)", ylabel="test MSE per pixel")
     axes[0].legend(fontsize=7)
     for sweep, style, name in ((r.depth_sweep, "-o", "FC width 256"), (r.matched_depth_sweep, "--s", "parameters held fixed")):
         layers = [score.recipe.num_conv_layers for score in sweep]
         axes[1].plot(layers, [score.test_mse for score in sweep], style, label=name)
-        for score in sweep:
+        for score in sweep if sweep is r.depth_sweep else []:  # the other sweep is all near the default's size
             axes[1].annotate(
                 f"{score.parameters / 1e3:.0f}k",
                 (score.recipe.num_conv_layers, score.test_mse),
                 fontsize=7,
                 textcoords="offset points",
-                xytext=(4, 4),
+                xytext=(6, -2),
             )
     axes[1].set(
         title=f"(b) test error against depth, d = {r.depth_sweep[0].recipe.latent_dim}",
@@ -225,6 +227,7 @@ def q1_sweep_figure(r: Q1Result) -> plt.Figure:
         ylabel="test MSE per pixel",
     )
     axes[1].set_xticks(sorted({score.recipe.num_conv_layers for score in r.depth_sweep}))
+    axes[1].margins(x=0.15, y=0.12)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -251,6 +254,7 @@ class Q2Result:
     methods: list[str]  # the pixel cross-fade, then one auto-encoder per d
     confidence: dict[str, np.ndarray]  # (scored pairs, steps): the judge's largest class probability
     path_fd: dict[str, float]  # Frechet distance of all interior images to real test images
+    bootstrap_sd: dict[str, dict[str, float]]  # method -> measure -> sd over resampled pairs
     reference_fd: dict[str, float]  # the same distance for real test images and for reconstructions
     abruptness: dict[str, np.ndarray]  # (scored pairs,): largest step / mean step along the path, pixels
     third_digit: dict[str, float]  # share of interior images the judge calls neither endpoint's digit
@@ -259,6 +263,9 @@ class Q2Result:
     judge_accuracy: float
     num_scored_pairs: int
     images_per_set: int
+
+
+BOOTSTRAP_DRAWS = 50  # resamplings of the scored pairs behind each measurement's spread
 
 
 def _method(d: int) -> str:
@@ -299,7 +306,8 @@ def q2_interpolation(s: Q2Settings, device: torch.device) -> Q2Result:
     paths = _paths(models, pool_x[first], pool_x[second], alphas, device)
     interior = slice(1, s.num_steps - 1)
     images_per_set = min(len(first) * (s.num_steps - 2), half)
-    confidence, path_fd, abruptness, third_digit = {}, {}, {}, {}
+    confidence, path_fd, abruptness, third_digit, bootstrap_sd = {}, {}, {}, {}, {}
+    resamples = torch.randint(len(first), (BOOTSTRAP_DRAWS, len(first)), generator=torch.Generator().manual_seed(1))
     for method, images in paths.items():
         probs, features = judging.judge_outputs(judge, images.flatten(0, 1), device)
         probs, features = probs.view(len(first), s.num_steps, 10), features.view(len(first), s.num_steps, -1)
@@ -310,6 +318,16 @@ def q2_interpolation(s: Q2Settings, device: torch.device) -> Q2Result:
         called = probs[:, interior].argmax(-1)
         neither = (called != pool_y[first, None]) & (called != pool_y[second, None])
         third_digit[method] = neither.float().mean().item()
+        interior_features = features[:, interior]
+        draws = {"fd": [], "abruptness": [], "detours": [], "midpoint": []}
+        for pick in resamples:  # the spread of each measurement over the choice of pairs
+            draws["fd"].append(
+                judging.frechet_distance(interior_features[pick].flatten(0, 1)[:images_per_set], reference_features)
+            )
+            draws["abruptness"].append(abruptness[method][pick.numpy()].mean())
+            draws["detours"].append(neither[pick].float().mean().item())
+            draws["midpoint"].append(confidence[method][pick.numpy(), s.num_steps // 2].mean())
+        bootstrap_sd[method] = {name: float(np.std(values, ddof=1)) for name, values in draws.items()}
     real = pool_x[:images_per_set]
     reference_fd = {
         "real test images": judging.frechet_distance(judging.judge_outputs(judge, real, device)[1], reference_features)
@@ -344,6 +362,7 @@ def q2_interpolation(s: Q2Settings, device: torch.device) -> Q2Result:
         methods=list(paths),
         confidence=confidence,
         path_fd=path_fd,
+        bootstrap_sd=bootstrap_sd,
         reference_fd=reference_fd,
         abruptness=abruptness,
         third_digit=third_digit,
@@ -367,13 +386,15 @@ def q2_paths_figure(r: Q2Result, pair_indices: list[int]) -> plt.Figure:
 
 
 def q2_scores_figure(r: Q2Result) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(6, 3.0))
     for method in r.methods:
         mean, sd = r.confidence[method].mean(0), r.confidence[method].std(0, ddof=1)
-        ax.errorbar(r.alphas, mean, yerr=sd, capsize=2, marker="o", markersize=3, label=method)
-    ax.set(xlabel=r"$\alpha$ (weight of the first image)", ylabel="judge confidence (max. class probability)")
+        (line,) = ax.plot(r.alphas, mean, "-o", markersize=3, label=method)
+        ax.fill_between(r.alphas, np.clip(mean - sd, 0, 1), np.clip(mean + sd, 0, 1), color=line.get_color(), alpha=0.12)
+    ax.set(xlabel=r"$\alpha$ (weight of the left image)", ylabel="judge confidence")
+    ax.set_xlim(1.02, -0.02)  # left to right as in the path figures: from the first image to the second
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -386,12 +407,13 @@ class Q3Result:
     latent_dims: list[int]
     seeds: list[int]
     summaries: dict[tuple[int, int], analysis.CorrelationSummary]  # (d, seed)
-    floors: dict[tuple[int, int], float]  # the summary for shuffled (independent) coordinates
+    floors: dict[tuple[int, int], analysis.CorrelationSummary]  # the same codes shuffled: independent coordinates
     pca_mean_abs: dict[int, float]
     num_encoded: int
 
-    def per_seed(self, d: int, field: str = "mean_abs_offdiag") -> list[float]:
-        return [getattr(self.summaries[d, seed], field) for seed in self.seeds]
+    def per_seed(self, d: int, field: str = "mean_abs_offdiag", shuffled: bool = False) -> list[float]:
+        source = self.floors if shuffled else self.summaries
+        return [getattr(source[d, seed], field) for seed in self.seeds]
 
 
 def q3_decorrelation(s: Q3Settings, device: torch.device) -> Q3Result:
@@ -407,46 +429,43 @@ def q3_decorrelation(s: Q3Settings, device: torch.device) -> Q3Result:
             model, _ = autoencoder(recipe(s.profile, latent_dim=d, seed=seed), device)
             codes = train.predict(model.encoder, encoded_x, device)
             summaries[d, seed] = analysis.latent_correlation(codes)
-            floors[d, seed] = analysis.independent_floor(codes, seed=seed)
+            floors[d, seed] = analysis.shuffled_correlation(codes, seed=seed)
     pca = analysis.PCA.fit(mnist("train", base.train_size)[0], max(s.latent_dims))
     pca_mean_abs = {d: analysis.latent_correlation(pca.encode(encoded_x, d)).mean_abs_offdiag for d in s.latent_dims}
     return Q3Result(list(s.latent_dims), seeds, summaries, floors, pca_mean_abs, len(encoded_x))
 
 
 def q3_trend_figure(r: Q3Result) -> plt.Figure:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.0))
     ds = r.latent_dims
     for ax, field, name in ((axes[0], "mean_abs_offdiag", "mean"), (axes[1], "max_abs_offdiag", "largest")):
         stats = [analysis.mean_std(r.per_seed(d, field)) for d in ds]
-        ax.errorbar(
-            ds,
-            [m for m, _ in stats],
-            yerr=[sd for _, sd in stats],
-            marker="o",
-            capsize=3,
-            label="auto-encoder, mean ± sd over seeds",
-        )
+        ax.errorbar(ds, [m for m, _ in stats], yerr=[sd for _, sd in stats], marker="o", capsize=3, label="auto-encoder codes")
         for d in ds:
             ax.plot([d] * len(r.seeds), r.per_seed(d, field), "x", color="grey", markersize=4)
+        ax.plot(ds, [np.mean(r.per_seed(d, field, shuffled=True)) for d in ds], "k:", marker=".", label="shuffled codes")
         ax.set(
             title=f"({'ab'[field.startswith('max')]}) {name} |r| over coordinate pairs",
-            xlabel="latent size d (log scale)",
+            xlabel="latent size d",
             ylabel=f"{name} |Pearson r|",
         )
-        _log_axis(ax, ds, "x")
-        ax.set_ylim(0, 1.02)
+        _log_axis(ax, ds, "x", ticks=ds)
     axes[0].plot(ds, [r.pca_mean_abs[d] for d in ds], "s--", label="PCA codes")
-    axes[0].axhline(float(np.mean(list(r.floors.values()))), color="k", linestyle=":", label="shuffled (independent) codes")
+    _log_axis(axes[0], [v for d in ds for v in r.per_seed(d)] + list(r.pca_mean_abs.values()) + r.per_seed(ds[0], shuffled=True))
+    axes[1].set_ylim(0, 1)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 def q3_heatmap_figure(r: Q3Result) -> plt.Figure:
-    fig, axes = plt.subplots(1, len(r.latent_dims), figsize=(2.3 * len(r.latent_dims) + 0.8, 2.6))
+    fig, axes = plt.subplots(1, len(r.latent_dims), figsize=(1.6 * len(r.latent_dims) + 0.8, 2.0))
     for ax, d in zip(np.atleast_1d(axes), r.latent_dims, strict=True):
         image = plots.heatmap(r.summaries[d, r.seeds[0]].matrix, f"d = {d}", ax, colorbar=False)
-        ax.set(xlabel="coordinate j", ylabel="coordinate i" if d == r.latent_dims[0] else "")
+        ticks = [0, d - 1] if d > 2 else [0, 1]
+        ax.set_xticks(ticks, [str(t + 1) for t in ticks])
+        ax.set_yticks(ticks, [str(t + 1) for t in ticks])
+        ax.set(xlabel="coordinate", ylabel="coordinate" if d == r.latent_dims[0] else "")
     fig.colorbar(image, ax=axes, fraction=0.02, pad=0.02, label="Pearson r")
     return fig
 
@@ -458,6 +477,8 @@ HIDDEN_UNITS = 128  # MLP head: d -> 128 -> 10, ReLU
 CLASSIFIER_LR = 1e-3  # AdamW with cosine decay, weight decay 1e-4, batches of up to 128 images
 ENCODER_LR = 1e-3  # the encoder's learning rate when it is trained too
 HEAD_SEED = 1000  # the same initial head in every scheme and draw
+WEIGHT_DECAY = 1e-4
+BATCH_SIZE = 128  # labelled images per step (all of them when there are fewer)
 
 FROZEN, FINE_TUNED, SCRATCH = "frozen encoder", "whole network, pre-trained start", "whole network, random start"
 BN_FIXED = "pre-trained start, batch-norm statistics fixed"
@@ -483,6 +504,7 @@ class Q4Result:
     short: AEScore  # Q1's auto-encoder of the same size
     num_labels: int
     test_size: int
+    classifier_steps: int
 
 
 def _classifier(scheme: str, encoders: dict[str, nn.Module], spec: AERecipe) -> models.EncoderClassifier:
@@ -522,12 +544,13 @@ def q4_transfer(s: Q4Settings, device: torch.device) -> Q4Result:
             images,
             labels,
             num_steps=s.classifier_steps,
-            batch_size=128,
+            batch_size=BATCH_SIZE,
             learning_rate=CLASSIFIER_LR,
             seed=draw,
             device=device,
             augment=data.random_affine,
             param_groups=groups,
+            weight_decay=WEIGHT_DECAY,
         )
         predicted = train.predict(model, test_x, device).argmax(1)
         return {
@@ -552,7 +575,7 @@ def q4_transfer(s: Q4Settings, device: torch.device) -> Q4Result:
                 if n == s.num_labels
                 else [run(scheme, n, draw)["test"] for draw in range(s.first_draw, s.first_draw + s.curve_draws)]
             )
-    return Q4Result(schemes, curve, long_score, short_score, s.num_labels, len(test_y))
+    return Q4Result(schemes, curve, long_score, short_score, s.num_labels, len(test_y), s.classifier_steps)
 
 
 def q4_per_class_figure(r: Q4Result) -> plt.Figure:
@@ -571,7 +594,7 @@ def q4_per_class_figure(r: Q4Result) -> plt.Figure:
         )
     ax.set(xlabel="digit", ylabel="test accuracy (%)", xticks=range(10))
     ax.set_ylim(0, 105)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -582,7 +605,7 @@ def q4_curve_figure(r: Q4Result) -> plt.Figure:
         ns = sorted(points)
         stats = [analysis.mean_std(points[n]) for n in ns]
         ax.errorbar(ns, [100 * m for m, _ in stats], yerr=[100 * sd for _, sd in stats], marker="o", capsize=3, label=scheme)
-    _log_axis(ax, sorted(r.curve[FROZEN]), "x")
+    _log_axis(ax, sorted(r.curve[FROZEN]), "x", ticks=sorted(r.curve[FROZEN]))
     ax.set(xlabel="labelled training images (balanced, log scale)", ylabel="test accuracy (%)")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -649,8 +672,10 @@ def q1_summary(r: Q1Result) -> dict[str, str]:
         "max_gap": f"{max(s.test_mse - s.train_mse for s in r.latent_sweep + r.depth_sweep):+.4f}",
         "depth_by_layers": _by_depth(r.depth_sweep),
         "matched_by_layers": _by_depth(r.matched_depth_sweep),
-        "depth_factor": f"{max(x.test_mse for x in matched) / min(x.test_mse for x in matched):.1f}",
-        "d_factor": f"{max(x.test_mse for x in r.latent_sweep) / min(x.test_mse for x in r.latent_sweep):.1f}",
+        "headline_sd": f"{analysis.mean_std([x.test_mse for x in r.headline])[1]:.4f}",
+        "deepest_gap": f"{abs(matched[-1].test_mse - matched[-2].test_mse):.4f}" if len(matched) > 1 else "-",
+        "deepest_pair": " and ".join(str(x.recipe.num_conv_layers) for x in matched[-2:]),
+        "headline_mean": f"{headline_mean:.4f}",
     }
 
 
@@ -684,43 +709,44 @@ def q1_metrics(r: Q1Result, s: Q1Settings) -> dict:
 
 def q2_summary(r: Q2Result) -> dict[str, str]:
     ranking = sorted(r.methods, key=r.path_fd.get)
-    ae = [m for m in ranking if m != PIXEL_BLEND]
-    main, high = _method(r.latent_dims[0]), _method(r.latent_dims[1]) if len(r.latent_dims) > 1 else None
-    errors = {d: ", ".join(f"{a} as {b}" for a, b in errs) or "none" for d, errs in r.endpoint_errors.items()}
-    extra = "; ".join(f"d = {d}: {errors[d]}" for d in r.latent_dims[1:])
+    main, high = _method(r.latent_dims[0]), _method(r.latent_dims[1]) if len(r.latent_dims) > 1 else _method(r.latent_dims[0])
+    middle = len(r.alphas) // 2
     reconstruction_fd = {d: r.reference_fd[f"reconstructions, d = {d}"] for d in r.latent_dims}
-    confidence = {m: float(r.confidence[m][:, 1:-1].mean()) for m in r.methods}
-    out = {
+    errors = "; ".join(
+        f"d = {d}: " + (", ".join(f"{a} as {b}" for a, b in errs) or "none") for d, errs in r.endpoint_errors.items()
+    )
+
+    def measure(method: str, name: str, value: float, scale: float = 1.0, unit: str = "") -> str:
+        return _with_sd(value, r.bootstrap_sd[method][name], scale, unit)
+
+    return {
         "pairs": str(r.num_scored_pairs),
         "images_per_set": f"{r.images_per_set:,}",
         "judge_accuracy": _pct(r.judge_accuracy),
-        "fd_ranking": "; ".join(f"{m} {r.path_fd[m]:.1f}" for m in ranking),
-        "best_path": ae[0],
-        "worst_path": ae[-1],
+        "bootstrap_draws": str(BOOTSTRAP_DRAWS),
+        "fd_ranking": "; ".join(f"{m} {r.path_fd[m]:.0f}" for m in ranking),
         "real_fd": f"{r.reference_fd['real test images']:.1f}",
         "recon_fd": "; ".join(f"d = {d}: {fd:.1f}" for d, fd in reconstruction_fd.items()),
         "real_ranks_first": "below" if r.reference_fd["real test images"] < min(reconstruction_fd.values()) else "not below",
-        "conf_ranking": "; ".join(f"{m} {confidence[m]:.2f}" for m in sorted(r.methods, key=lambda m: -confidence[m])),
-        "abruptness": "; ".join(f"{m} {r.abruptness[m].mean():.1f}" for m in r.methods),
-        "third_digit": "; ".join(f"{m} {_pct(r.third_digit[m])}" for m in r.methods),
+        "endpoint_errors": errors,
         "endpoint_rates": "; ".join(f"d = {d}: {_pct(rate)}" for d, rate in r.endpoint_error_rate.items()),
         "main_d": str(r.latent_dims[0]),
-        "main_errors": errors[r.latent_dims[0]],
-        "extra_d": ", ".join(str(d) for d in r.latent_dims[1:]),
-        "excess": "; ".join(f"{m} {_excess(r, m)}" for m in r.methods),
-        "main_fd": f"{r.path_fd[main]:.0f}",
-        "high_fd": f"{r.path_fd[high]:.0f}" if high else "-",
-        "main_abrupt": f"{r.abruptness[main].mean():.1f}",
-        "high_abrupt": f"{r.abruptness[high].mean():.1f}" if high else "-",
-        "main_detours": _pct(r.third_digit[main]),
-        "high_detours": _pct(r.third_digit[high]) if high else "-",
+        "high_d": str(r.latent_dims[1]) if len(r.latent_dims) > 1 else str(r.latent_dims[0]),
+        "main_fd": measure(main, "fd", r.path_fd[main]),
+        "high_fd": measure(high, "fd", r.path_fd[high]),
+        "main_detours": measure(main, "detours", r.third_digit[main], 100, "%"),
+        "high_detours": measure(high, "detours", r.third_digit[high], 100, "%"),
+        "main_abrupt": measure(main, "abruptness", r.abruptness[main].mean()),
+        "high_abrupt": measure(high, "abruptness", r.abruptness[high].mean()),
+        "main_midpoint": measure(main, "midpoint", r.confidence[main][:, middle].mean()),
+        "high_midpoint": measure(high, "midpoint", r.confidence[high][:, middle].mean()),
+        "blend_midpoint": measure(PIXEL_BLEND, "midpoint", r.confidence[PIXEL_BLEND][:, middle].mean()),
+        "main_excess": _excess(r, main),
+        "high_excess": _excess(r, high),
         "main_endpoint_rate": _pct(r.endpoint_error_rate[r.latent_dims[0]]),
-        "high_endpoint_rate": _pct(r.endpoint_error_rate[r.latent_dims[1]]) if high else "-",
+        "high_endpoint_rate": _pct(r.endpoint_error_rate[int(high.removeprefix("AE d = "))]),
+        "blend_fd": f"{r.path_fd[PIXEL_BLEND]:.0f}",
     }
-    out["extra_errors"] = extra or "none"
-    out["high_d"] = str(r.latent_dims[1]) if high else "-"
-    out["main_vs_high"] = ("lower" if r.path_fd[main] < r.path_fd[high] else "higher") if high else "-"
-    return out
 
 
 def q2_metrics(r: Q2Result, s: Q2Settings) -> dict:
@@ -742,8 +768,9 @@ def q2_metrics(r: Q2Result, s: Q2Settings) -> dict:
 def q3_summary(r: Q3Result) -> dict[str, str]:
     ds = r.latent_dims
     means = {d: analysis.mean_std(r.per_seed(d))[0] for d in ds}
-    maxes = {d: analysis.mean_std(r.per_seed(d, "max_abs_offdiag"))[0] for d in ds}
-    floor = float(np.mean(list(r.floors.values())))
+    floor = float(np.mean([x.mean_abs_offdiag for x in r.floors.values()]))
+    mean_text = {d: analysis.round_to_spread(*analysis.mean_std(r.per_seed(d)))[0] for d in ds}
+    max_text = {d: analysis.round_to_spread(*analysis.mean_std(r.per_seed(d, "max_abs_offdiag")))[0] for d in ds}
     return {
         "seeds": plots.count(len(r.seeds), "training seed"),
         "encoded": f"{r.num_encoded:,}",
@@ -751,8 +778,11 @@ def q3_summary(r: Q3Result) -> dict[str, str]:
         "d_min_values": ", ".join(f"{v:.2f}" for v in r.per_seed(ds[0])),
         "d_min_pairs": str(ds[0] * (ds[0] - 1) // 2),
         "mean_range": f"{min(means.values()):.2f} to {max(means.values()):.2f}",
-        "mean_trend": " $\\to$ ".join(f"{means[d]:.2f}" for d in ds),
-        "max_trend": " $\\to$ ".join(f"{maxes[d]:.2f}" for d in ds),
+        "mean_trend": ", ".join(mean_text[d] for d in ds),
+        "max_trend": ", ".join(max_text[d] for d in ds),
+        "shuffled_max": f"{min(np.mean(r.per_seed(d, 'max_abs_offdiag', True)) for d in ds):.3f} to "
+        f"{max(np.mean(r.per_seed(d, 'max_abs_offdiag', True)) for d in ds):.3f}",
+        "mean_at_small": ", ".join(f"{mean_text[d]} at $d = {d}$" for d in ds[:2]),
         "pca_range": f"{min(r.pca_mean_abs.values()):.3f} to {max(r.pca_mean_abs.values()):.3f}",
         "floor": f"{floor:.3f}",
         "floor_expected": f"{np.sqrt(2 / (np.pi * r.num_encoded)):.3f}",
@@ -769,7 +799,8 @@ def q3_metrics(r: Q3Result, s: Q3Settings) -> dict:
         "mean_abs_r": {str(d): r.per_seed(d) for d in r.latent_dims},
         "max_abs_r": {str(d): r.per_seed(d, "max_abs_offdiag") for d in r.latent_dims},
         "pca_mean_abs_r": r.pca_mean_abs,
-        "noise_floor": float(np.mean(list(r.floors.values()))),
+        "noise_floor": float(np.mean([x.mean_abs_offdiag for x in r.floors.values()])),
+        "shuffled_max_abs_r": {str(d): r.per_seed(d, "max_abs_offdiag", True) for d in r.latent_dims},
         "constant_coordinates": {f"d{d}_seed{seed}": x.constant for (d, seed), x in r.summaries.items()},
     }
 
@@ -798,39 +829,71 @@ def _wins(first: list[float], second: list[float]) -> str:
     return f"{sum(a > b for a, b in zip(first, second, strict=True))} of {len(first)}"
 
 
+def _shown_mean(values: list[float]) -> tuple[float, int]:
+    """The mean in percent as the tables print it (rounded to its spread), and its decimals."""
+    text = analysis.round_to_spread(*analysis.mean_std(values), 100)[0]
+    return float(text), len(text.partition(".")[2])
+
+
+def _points(first: list[float], second: list[float]) -> str:
+    """Difference of two printed means in percentage points, so that text and tables agree."""
+    (a, da), (b, db) = _shown_mean(first), _shown_mean(second)
+    return f"{a - b:+.{max(da, db)}f}"
+
+
+def _augmentation() -> str:
+    defaults = {k: v.default for k, v in inspect.signature(data.random_affine).parameters.items()}
+    low, high = defaults["scale_range"]
+    shift, degrees = defaults["max_shift"], defaults["max_degrees"]
+    return f"shifts up to {shift:g} pixels, rotations up to {degrees:g} degrees and zoom {low:g}-{high:g}"
+
+
 def q4_summary(r: Q4Result) -> dict[str, str]:
-    mean = {name: float(np.mean(runs.test_acc)) for name, runs in r.schemes.items()}
+    runs = {name: x.test_acc for name, x in r.schemes.items()}
+    counts = sorted(r.curve[FROZEN])
+    short_name = short_frozen_name(r.short.recipe.num_epochs)
+    bn = float(_points(runs[BN_FIXED], runs[FINE_TUNED]))
     out = {
         "labels": str(r.num_labels),
         "per_class": str(r.num_labels // 10),
-        "draws": plots.count(len(r.schemes[FROZEN].test_acc), "draw"),
+        "draws": plots.count(len(runs[FROZEN]), "draw"),
         "test_images": f"{r.test_size:,}",
         "pre_epochs": plots.count(r.pretrained.recipe.num_epochs, "epoch"),
         "pre_mse": f"{r.pretrained.test_mse:.4f}",
         "short_epochs": plots.count(r.short.recipe.num_epochs, "epoch"),
         "short_mse": f"{r.short.test_mse:.4f}",
-        "frozen": format_mean_sd(r.schemes[FROZEN].test_acc, 100, "%"),
-        "fine_tuned": format_mean_sd(r.schemes[FINE_TUNED].test_acc, 100, "%"),
-        "scratch": format_mean_sd(r.schemes[SCRATCH].test_acc, 100, "%"),
-        "bn_fixed": format_mean_sd(r.schemes[BN_FIXED].test_acc, 100, "%"),
-        "best": max((FROZEN, FINE_TUNED, SCRATCH), key=mean.get),
-        "frozen_vs_scratch": f"{100 * (mean[FROZEN] - mean[SCRATCH]):+.1f}",
-        "fine_vs_frozen": f"{100 * (mean[FINE_TUNED] - mean[FROZEN]):+.1f}",
-        "fine_vs_scratch": f"{100 * (mean[FINE_TUNED] - mean[SCRATCH]):+.1f}",
-        "bn_change": f"{100 * (mean[BN_FIXED] - mean[FINE_TUNED]):+.1f}",
-        "min_train": _pct(min(min(runs.train_acc) for runs in r.schemes.values())),
+        "frozen": format_mean_sd(runs[FROZEN], 100, "%"),
+        "fine_tuned": format_mean_sd(runs[FINE_TUNED], 100, "%"),
+        "scratch": format_mean_sd(runs[SCRATCH], 100, "%"),
+        "bn_fixed": format_mean_sd(runs[BN_FIXED], 100, "%"),
+        "frozen_vs_scratch": _points(runs[FROZEN], runs[SCRATCH]),
+        "fine_vs_frozen": _points(runs[FINE_TUNED], runs[FROZEN]),
+        "fine_vs_scratch": _points(runs[FINE_TUNED], runs[SCRATCH]),
+        "fine_beats_frozen": _wins(runs[FINE_TUNED], runs[FROZEN]),
+        "fine_beats_scratch": _wins(runs[FINE_TUNED], runs[SCRATCH]),
+        "frozen_beats_scratch": _wins(runs[FROZEN], runs[SCRATCH]),
+        "bn_effect": f"{'lowers' if bn < 0 else 'raises'} its accuracy by {abs(bn):g} points",
+        "min_train": _pct(min(min(x.train_acc) for x in r.schemes.values())),
         "frozen_params": f"{r.schemes[FROZEN].trainable_parameters:,}",
         "whole_params": f"{r.schemes[SCRATCH].trainable_parameters:,}",
-        "sd_frozen": f"{100 * analysis.mean_std(r.schemes[FROZEN].test_acc)[1]:.1f}",
-        "sd_scratch": f"{100 * analysis.mean_std(r.schemes[SCRATCH].test_acc)[1]:.1f}",
+        "sd_frozen": f"{100 * analysis.mean_std(runs[FROZEN])[1]:.1f}",
+        "sd_scratch": f"{100 * analysis.mean_std(runs[SCRATCH])[1]:.1f}",
+        "steps": f"{r.classifier_steps:,}",
+        "batch": str(BATCH_SIZE),
+        "classifier_lr": f"{CLASSIFIER_LR:g}",
+        "encoder_lr": f"{ENCODER_LR:g}",
+        "weight_decay": f"{WEIGHT_DECAY:g}",
+        "hidden_units": str(HIDDEN_UNITS),
+        "augmentation": _augmentation(),
+        "curve_first": str(counts[0]),
+        "curve_last": f"{counts[-1]:,}",
+        "gap_first": _points(r.curve[FINE_TUNED][counts[0]], r.curve[FROZEN][counts[0]]),
+        "gap_last": _points(r.curve[FINE_TUNED][counts[-1]], r.curve[FROZEN][counts[-1]]),
+        "curve_draws": str(len(r.curve[FROZEN][counts[-1]])),
     }
-    short_name = short_frozen_name(r.short.recipe.num_epochs)
-    out["fine_beats_scratch"] = _wins(r.schemes[FINE_TUNED].test_acc, r.schemes[SCRATCH].test_acc)
-    out["longer_beats_short"] = (
-        _wins(r.schemes[FROZEN].test_acc, r.schemes[short_name].test_acc) if short_name in r.schemes else "-"
-    )
-    out["short_frozen"] = format_mean_sd(r.schemes[short_name].test_acc, 100, "%") if short_name in r.schemes else "(same model)"
-    out["longer_gain"] = f"{100 * (mean[FROZEN] - mean[short_name]):+.1f}" if short_name in r.schemes else "0"
+    out["short_frozen"] = format_mean_sd(runs[short_name], 100, "%") if short_name in runs else "(the same model)"
+    out["longer_gain"] = _points(runs[FROZEN], runs[short_name]) if short_name in runs else "0"
+    out["longer_beats_short"] = _wins(runs[FROZEN], runs[short_name]) if short_name in runs else "-"
     return out
 
 
@@ -859,14 +922,17 @@ def q4_metrics(r: Q4Result, s: Q4Settings) -> dict:
 
 
 def q1_rows(r: Q1Result) -> list[list[str]]:
-    """Every model of Q1: sweep, d, depth, FC width, parameters, train/test MSE, PCA at the same d."""
-    rows = []
+    """Every model of Q1 once: sweep, d, depth, FC width, parameters, train/test MSE, PCA at the same d."""
+    rows, seen = [], set()
     for name, sweep in (
         ("latent size", r.latent_sweep),
         ("depth", r.depth_sweep),
         ("depth, parameters fixed", r.matched_depth_sweep),
     ):
         for x in sweep:
+            if x.recipe in seen:  # the default model belongs to all three sweeps
+                continue
+            seen.add(x.recipe)
             pca = r.pca_test_mse.get(x.recipe.latent_dim)
             rows.append(
                 [
@@ -890,19 +956,27 @@ def _excess(r: Q2Result, method: str) -> str:
     return f"{r.path_fd[method] - r.reference_fd[base]:.1f}"
 
 
+def _with_sd(value: float, sd: float, scale: float = 1.0, unit: str = "") -> str:
+    mean, spread = analysis.round_to_spread(value, sd, scale)
+    return f"{mean}{unit} ± {spread}{unit}"
+
+
 def q2_rows(r: Q2Result) -> list[list[str]]:
-    """Path scores per method, then the real-data and reconstruction references (FD only)."""
-    rows = [
-        [
-            m,
-            f"{r.path_fd[m]:.1f}",
-            _excess(r, m),
-            f"{r.confidence[m][:, 1:-1].mean():.2f}",
-            f"{r.abruptness[m].mean():.1f}",
-            _pct(r.third_digit[m]),
-        ]
-        for m in r.methods
-    ]
+    """Path measurements per method (± sd over resampled pairs), then the real-data and
+    reconstruction references (FD only)."""
+    rows = []
+    for m in r.methods:
+        sd = r.bootstrap_sd[m]
+        rows.append(
+            [
+                m,
+                _with_sd(r.path_fd[m], sd["fd"]),
+                _excess(r, m),
+                _with_sd(r.confidence[m][:, len(r.alphas) // 2].mean(), sd["midpoint"]),
+                _with_sd(r.abruptness[m].mean(), sd["abruptness"]),
+                _with_sd(r.third_digit[m], sd["detours"], 100, "%"),
+            ]
+        )
     rows += [[name, f"{fd:.1f}", "", "", "", ""] for name, fd in r.reference_fd.items()]
     return rows
 
@@ -915,7 +989,8 @@ def q3_rows(r: Q3Result) -> list[list[str]]:
             ", ".join(f"{v:.2f}" for v in r.per_seed(d)),
             format_mean_sd(r.per_seed(d, "max_abs_offdiag")),
             f"{r.pca_mean_abs[d]:.3f}",
-            f"{np.mean([r.floors[d, seed] for seed in r.seeds]):.3f}",
+            f"{np.mean(r.per_seed(d, shuffled=True)):.3f}",
+            f"{np.mean(r.per_seed(d, 'max_abs_offdiag', True)):.3f}",
         ]
         for d in r.latent_dims
     ]
