@@ -70,6 +70,10 @@ def check_written_dirs() -> None:
             )
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: the process's umask, restored at once
+
+
 def atomic_write(target: Path, write: Callable[[Path], object]) -> Path:
     """Write ``target`` through ``write(temporary_path)`` and rename it into place, so a
     reader (or a crash half-way) never sees a partial file.  The one way files are written."""
@@ -79,6 +83,7 @@ def atomic_write(target: Path, write: Callable[[Path], object]) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the mode a plain open() would
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

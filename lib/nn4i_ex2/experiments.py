@@ -841,6 +841,12 @@ def _points(first: list[float], second: list[float]) -> str:
     return f"{a - b:+.{max(da, db)}f}"
 
 
+def _above(first: list[float], second: list[float]) -> str:
+    """ "3.7 points above" / "0.4 points below": ``first``'s printed mean against ``second``'s."""
+    gap = _points(first, second)
+    return f"{gap[1:]} points {'below' if gap.startswith('-') else 'above'}"
+
+
 def _augmentation() -> str:
     defaults = {k: v.default for k, v in inspect.signature(data.random_affine).parameters.items()}
     low, high = defaults["scale_range"]
@@ -867,8 +873,8 @@ def q4_summary(r: Q4Result) -> dict[str, str]:
         "scratch": format_mean_sd(runs[SCRATCH], 100, "%"),
         "bn_fixed": format_mean_sd(runs[BN_FIXED], 100, "%"),
         "frozen_vs_scratch": _points(runs[FROZEN], runs[SCRATCH]),
-        "fine_vs_frozen": _points(runs[FINE_TUNED], runs[FROZEN]),
-        "fine_vs_scratch": _points(runs[FINE_TUNED], runs[SCRATCH]),
+        "fine_vs_frozen": _above(runs[FINE_TUNED], runs[FROZEN]),
+        "fine_vs_scratch": _above(runs[FINE_TUNED], runs[SCRATCH]),
         "fine_beats_frozen": _wins(runs[FINE_TUNED], runs[FROZEN]),
         "fine_beats_scratch": _wins(runs[FINE_TUNED], runs[SCRATCH]),
         "frozen_beats_scratch": _wins(runs[FROZEN], runs[SCRATCH]),
@@ -887,12 +893,11 @@ def q4_summary(r: Q4Result) -> dict[str, str]:
         "augmentation": _augmentation(),
         "curve_first": str(counts[0]),
         "curve_last": f"{counts[-1]:,}",
-        "gap_first": _points(r.curve[FINE_TUNED][counts[0]], r.curve[FROZEN][counts[0]]),
-        "gap_last": _points(r.curve[FINE_TUNED][counts[-1]], r.curve[FROZEN][counts[-1]]),
+        "gaps": "; ".join(f"{n:,} labels: {_points(r.curve[FINE_TUNED][n], r.curve[FROZEN][n])}" for n in counts),
         "curve_draws": str(len(r.curve[FROZEN][counts[-1]])),
     }
     out["short_frozen"] = format_mean_sd(runs[short_name], 100, "%") if short_name in runs else "(the same model)"
-    out["longer_gain"] = _points(runs[FROZEN], runs[short_name]) if short_name in runs else "0"
+    out["longer_gain"] = _above(runs[FROZEN], runs[short_name]) if short_name in runs else "0 points above"
     out["longer_beats_short"] = _wins(runs[FROZEN], runs[short_name]) if short_name in runs else "-"
     return out
 
