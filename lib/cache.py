@@ -76,7 +76,10 @@ def _lib_imports(name: str) -> set[str]:
 
 def training_modules(root: str) -> list[str]:
     """Module ``root`` and every ``lib`` module it imports, directly or through others:
-    all the code a model built and trained in ``root`` can run (less the cache's storage)."""
+    all the code a model built and trained in ``root`` can run (less the cache's storage).
+    A ``root`` outside ``lib`` (a notebook cell, a script) has no file to follow: empty."""
+    if _module_file(root) is None:
+        return []
     seen, todo = set(), [root]
     while todo:
         name = todo.pop()

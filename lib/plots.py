@@ -12,11 +12,14 @@ import torch
 
 # PNG (not SVG) figures at a resolution that prints well; a consistent look everywhere.
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
-try:  # the notebooks' inline backend: PNG only (SVG drops in the LaTeX build)
-    from matplotlib_inline.backend_inline import set_matplotlib_formats
+try:  # inside a notebook kernel only: PNG from plt.show() (SVG drops in the LaTeX build)
+    from IPython import get_ipython  # None outside IPython; creating a shell here would fool lib.report
 
-    set_matplotlib_formats("png")
-except ImportError:  # pragma: no cover - only outside Jupyter
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+except ImportError:  # pragma: no cover - IPython not installed
     pass
 
 

@@ -92,5 +92,5 @@ def _one_line(where: str, cls: type[NotebookSettings], err: ValidationError) -> 
     example = cls.model_fields[name].default if name in cls.model_fields else None
     if "; fix:" in message:
         return f"{where}: parameter '{name}' = {value!r} {message}"
-    hint = " (it is a string: pass it unquoted, e.g. 0.001)" if isinstance(value, str) and name != "device" else ""
+    hint = " (it is a string: pass the value unquoted)" if isinstance(value, str) and name != "device" else ""
     return f"{where}: parameter '{name}' = {value!r}: {message}{hint}; fix: give e.g. {name}={example!r}"

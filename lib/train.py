@@ -105,7 +105,7 @@ def fit_reconstruction(
     history (``train_<loss>``, ``test_<loss>``, ``test_mse``, ``seconds``).
 
     The bundle's three recipes are settings of this one loop:
-    - nn4i_ex2 conv AE: ``loss="cropped-mse"``, ``schedule="one-cycle"`` (peak ``learning_rate``);
+    - nn4i_ex2 conv AE: ``loss="mse"`` (its model returns 28x28 images), ``schedule="one-cycle"`` (peak ``learning_rate``);
     - CPSC 663 AEs as that course prescribes: ``loss="mse"``, ``schedule="constant"``, and
       ``noisy_test`` so that a denoiser is scored on a fixed noisy copy of the test set;
     - idl_ex3 course AE: ``loss="bce"``, ``schedule="cosine"``, ``channels_last``; its

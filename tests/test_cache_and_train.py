@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from lib import cache, models, train
+from lib.nn4i_ex2.models import ConvAutoencoder
 from lib.utils import seed_everything
 
 
 def tiny_ae():
     seed_everything(0)
-    return models.ConvAutoencoder(2, 1, base_channels=2, hidden_units=8)
+    return ConvAutoencoder(2, 1, base_channels=2, hidden_units=8)
 
 
 def tiny_fit(images, epochs=1):
@@ -27,14 +28,14 @@ def tiny_fit(images, epochs=1):
             seed=0,
             device=torch.device("cpu"),
             name="tiny",
-            loss="cropped-mse",
+            loss="mse",
             schedule="one-cycle",
         )
 
     return fit
 
 
-IMAGES = torch.rand(32, 1, 32, 32)
+IMAGES = torch.rand(32, 1, 28, 28)
 
 
 def test_second_call_is_a_cache_hit():
@@ -50,8 +51,8 @@ def test_second_call_is_a_cache_hit():
     assert len(calls) == 1 and history == history2
     for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
         assert torch.equal(a, b)
-    entry = cache.entry_path("tiny", config)
-    assert entry.with_suffix(".json").exists()
+    entry = cache.entry_path("tiny", config, cache.training_modules(tiny_ae.__module__))
+    assert entry.exists() and entry.with_suffix(".json").exists()
     torch.load(entry, weights_only=True)  # plain tensors and containers only
 
 
@@ -87,16 +88,27 @@ def test_two_concurrent_requests_for_one_model_train_it_once():
 
 def test_key_depends_on_config_and_code():
     assert cache.cache_key("k", {"a": 1}) != cache.cache_key("k", {"a": 2})
-    assert cache.cache_key("k", {"a": 1}, code=(models.ConvEncoder,)) != cache.cache_key(
-        "k", {"a": 1}, code=(models.ConvDecoder,)
-    )
-    assert cache.cache_key("k", {"a": 1}) == cache.cache_key("k", {"a": 1})
+    assert cache.cache_key("k", {"a": 1}) != cache.cache_key("j", {"a": 1})
+    assert cache.cache_key("k", {"a": 1}, ["lib.train"]) != cache.cache_key("k", {"a": 1}, ["lib.data"])
+    assert cache.cache_key("k", {"a": 1}, ["lib.train"]) != cache.cache_key("k", {"a": 1})
+    modules = cache.training_modules("lib.nn4i_ex2.models")
+    assert cache.cache_key("k", {"a": 1}, modules) == cache.cache_key("k", {"a": 1}, list(modules))
+
+
+def test_training_modules_follow_the_imports_and_leave_out_storage():
+    """The module defining ``build`` and every lib module it imports, directly or not (also
+    inside functions); lib.cache and lib.paths only store entries."""
+    modules = cache.training_modules("lib.nn4i_ex2.models")
+    assert {"lib.nn4i_ex2.models", "lib.train", "lib.data", "lib.utils"} <= set(modules)
+    assert "lib.train" in cache.training_modules("lib.zoo")  # through lib.zoo's own imports
+    assert not {"lib.cache", "lib.paths"} & set(modules)
+    assert modules == sorted(set(modules))
 
 
 def test_corrupt_entry_is_retrained(capsys):
     config = {"test": "corrupt"}
     cache.load_or_train("tiny", config, tiny_ae, tiny_fit(IMAGES), torch.device("cpu"))
-    path = cache.entry_path("tiny", config)
+    path = cache.entry_path("tiny", config, cache.training_modules(tiny_ae.__module__))
     path.write_bytes(path.read_bytes()[:100])  # truncated file
     calls = []
 
@@ -114,7 +126,7 @@ def test_entry_without_history_is_retrained(capsys):
     retrained, not loaded into a notebook that then fails on the missing history."""
     config = {"test": "no-history"}
     cache.load_or_train("tiny", config, tiny_ae, tiny_fit(IMAGES), torch.device("cpu"))
-    path = cache.entry_path("tiny", config)
+    path = cache.entry_path("tiny", config, cache.training_modules(tiny_ae.__module__))
     entry = torch.load(path, weights_only=True)
     torch.save({"state_dict": entry["state_dict"]}, path)
     _, history = cache.load_or_train("tiny", config, tiny_ae, tiny_fit(IMAGES), torch.device("cpu"))
@@ -138,8 +150,8 @@ def test_interrupted_training_leaves_no_entry():
 
     with pytest.raises(KeyboardInterrupt):
         cache.load_or_train("tiny", config, tiny_ae, fit, torch.device("cpu"))
-    path = cache.entry_path("tiny", config)
-    assert not path.exists() and not list(path.parent.glob(".tmp-*"))
+    path = cache.entry_path("tiny", config, cache.training_modules(tiny_ae.__module__))
+    assert not path.exists() and not list(path.parent.glob(".*"))  # no temporary file either (they are hidden)
 
 
 def test_same_seed_same_losses():
@@ -192,28 +204,18 @@ def test_few_label_training_learns_a_separable_problem():
     assert train.evaluate_accuracy(model, x, y, torch.device("cpu")) > 0.9
 
 
-def _load(tmp_path, name, source):
-    import importlib.util
-
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.f
-
-
-def test_fingerprint_ignores_formatting_and_docstrings_but_not_logic(tmp_path):
-    plain = _load(tmp_path, "plain", "def f(x):\n    return x + 1\n")
-    restyled = _load(tmp_path, "restyled", 'def f(x):\n    """Add one."""\n    return (x+1)  # comment\n')
-    changed = _load(tmp_path, "changed", "def f(x):\n    return x + 2\n")
+def test_fingerprint_ignores_formatting_and_docstrings_but_not_logic():
+    plain = "def f(x):\n    return x + 1\n"
+    restyled = '"""Module."""\n\n\ndef f(x):\n    """Add one."""\n    return (x+1)  # comment\n'
+    changed = "def f(x):\n    return x + 2\n"
     assert cache._semantic_source(plain) == cache._semantic_source(restyled)
     assert cache._semantic_source(plain) != cache._semantic_source(changed)
 
 
 def test_layer_summary_lists_every_leaf_layer():
-    model = models.ConvAutoencoder(4, 2, base_channels=2, hidden_units=8)
-    rows = models.layer_summary(model, (1, 32, 32))
+    model = ConvAutoencoder(4, 2, base_channels=2, hidden_units=8)
+    rows = models.layer_summary(model, (1, 28, 28))
+    # the decoder's last layer draws the padded 32x32 image; forward crops it back to 28x28
     assert rows[0][0] == "encoder.features.0" and rows[-1][1] == "Sigmoid" and rows[-1][2] == "1x32x32"
     assert sum(r[3] for r in rows) == models.count_parameters(model)
 

@@ -4,49 +4,70 @@ import pytest
 import torch
 
 from lib import models
+from lib.nn4i_ex2 import models as nn4i_models
 
 
 @pytest.mark.parametrize("layers", [1, 2, 3, 4])
 @pytest.mark.parametrize("latent_dim", [2, 10])
-def test_autoencoder_shapes(layers, latent_dim):
-    model = models.ConvAutoencoder(latent_dim, layers, base_channels=4, hidden_units=16)
-    images = torch.rand(5, 1, 32, 32)
+def test_autoencoder_maps_28x28_images_to_28x28_images(layers, latent_dim):
+    """nn4i_ex2's conv AE takes and returns MNIST's 28x28 (the 32x32 padding stays inside)."""
+    model = nn4i_models.ConvAutoencoder(latent_dim, layers, base_channels=4, hidden_units=16)
+    images = torch.rand(5, 1, 28, 28)
     codes = model.encoder(images)
     assert codes.shape == (5, latent_dim)
     out = model.decoder(codes)
-    assert out.shape == (5, 1, 32, 32) and out.min() >= 0 and out.max() <= 1
+    assert out.shape == (5, 1, 28, 28) and out.min() >= 0 and out.max() <= 1
+    assert model(images).shape == (5, 1, 28, 28)
 
 
 def test_encoder_uses_strided_convolutions_not_pooling():
-    encoder = models.ConvEncoder(10, 3, 8)
+    encoder = nn4i_models.ConvEncoder(10, 3, 8)
     assert not any(isinstance(m, torch.nn.MaxPool2d) for m in encoder.modules())
     assert [m.stride for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)] == [(2, 2)] * 3
-    decoder = models.ConvDecoder(10, 3, 8)
+    decoder = nn4i_models.ConvDecoder(10, 3, 8)
     assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in decoder.modules()) == 3
     assert isinstance(list(decoder.modules())[-1], torch.nn.Sigmoid)
 
 
 def test_more_layers_rejected():
     with pytest.raises(ValueError, match="num_conv_layers"):
-        models.ConvEncoder(10, 5, 8)
+        nn4i_models.ConvEncoder(10, 5, 8)
+
+
+@pytest.mark.parametrize("layers", [1, 2, 4])
+def test_matched_hidden_units_holds_the_parameter_count_within_two_percent(layers):
+    """The parameter-matched depth sweep: the FC width found gives about the default model's size."""
+
+    def size(depth, width):
+        return models.count_parameters(nn4i_models.ConvAutoencoder(10, depth, 8, width))
+
+    target = size(3, 256)
+    width = nn4i_models.matched_hidden_units(layers, target, latent_dim=10, base_channels=8)
+    assert width >= 1
+    assert abs(size(layers, width) - target) <= 0.02 * target, (layers, width, size(layers, width), target)
+
+
+def test_matched_hidden_units_finds_the_default_width_at_the_default_depth():
+    target = models.count_parameters(nn4i_models.ConvAutoencoder(10, 3, 8, 256))
+    assert nn4i_models.matched_hidden_units(3, target, latent_dim=10, base_channels=8) == 256
 
 
 def test_frozen_encoder_gets_no_gradient_and_stays_in_eval():
-    encoder = models.ConvEncoder(8, 2, 4, 16)
+    encoder = nn4i_models.ConvEncoder(8, 2, 4, 16)
     model = models.EncoderClassifier(encoder, models.MLPHead(8, 16), freeze_encoder=True)
     model.train()
     assert not encoder.training
-    model(torch.rand(4, 1, 32, 32)).sum().backward()
+    model(torch.rand(4, 1, 28, 28)).sum().backward()
     assert all(p.grad is None for p in encoder.parameters())
     assert all(p.grad is not None for p in model.head.parameters())
 
 
 def test_freeze_batchnorm_keeps_statistics():
-    encoder = models.ConvEncoder(8, 2, 4, 16)
+    encoder = nn4i_models.ConvEncoder(8, 2, 4, 16)
     model = models.EncoderClassifier(encoder, models.MLPHead(8, 16), freeze_encoder=False, freeze_batchnorm=True)
     model.train()
     before = [b.running_mean.clone() for b in encoder.modules() if isinstance(b, torch.nn.BatchNorm2d)]
-    model(torch.rand(4, 1, 32, 32) * 5).sum().backward()
+    model(torch.rand(4, 1, 28, 28) * 5).sum().backward()
     after = [b.running_mean for b in encoder.modules() if isinstance(b, torch.nn.BatchNorm2d)]
     assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
     assert all(p.grad is not None for p in encoder.parameters())
@@ -61,3 +82,16 @@ def test_digit_classifier_shapes():
 def test_mlp_head_linear_option():
     assert isinstance(models.MLPHead(10, 0).net, torch.nn.Linear)
     assert models.MLPHead(10, 32)(torch.rand(2, 10)).shape == (2, 10)
+
+
+def test_architecture_rows_describe_every_weighted_layer_in_words():
+    from lib.plots import architecture_rows
+
+    model = nn4i_models.ConvAutoencoder(4, 2, base_channels=2, hidden_units=8)
+    rows = architecture_rows(model, (1, 28, 28))
+    weighted = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d | torch.nn.Linear)]
+    assert len(rows) == len(weighted)
+    assert rows[0][:3] == ["encoder", "conv 1 → 2, 4×4, stride 2, batch norm, ReLU", "2×16×16"]
+    assert rows[-1][0] == "decoder" and rows[-1][1].endswith("sigmoid")
+    assert sum(int(r[3].replace(",", "")) for r in rows) == models.count_parameters(model)
+    assert not any("." in r[0] for r in rows)  # parts, not module paths

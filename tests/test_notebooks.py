@@ -35,8 +35,26 @@ def test_parameters_cell_matches_spec(path):
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{path}: expected exactly one cell tagged 'parameters'"
     names = [t.id for node in ast.parse(tagged[0].source).body for t in node.targets]  # simple assignments only
-    spec = params.spec_for(notebook_id(path))
-    assert sorted(names) == sorted([*params.COMMON, *spec]), f"{path}: parameters cell and lib/params.py SPECS disagree"
+    assert len(names) == len(set(names)), f"{path}: the parameters cell sets a name twice"
+    settings = params.settings_for(notebook_id(path))
+    if settings is not None:  # an assignment on pydantic settings (nn4i_ex2)
+        expected = [*params.COMMON, *settings.parameter_names()]
+        assert sorted(names) == sorted(expected), f"{path}: parameters cell and {settings.__name__} disagree"
+    else:
+        spec = params.spec_for(notebook_id(path))
+        assert sorted(names) == sorted([*params.COMMON, *spec]), f"{path}: parameters cell and lib/params.py SPECS disagree"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "nn4i_ex2"], ids=notebook_id)
+def test_nn4i_parameters_default_to_the_profile(path):
+    """Every nn4i_ex2 parameter is None in the committed cell (the profile decides), and the
+    cell resolves to valid settings as it stands."""
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    values = {t.id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body for t in node.targets}
+    settings = params.settings_for(notebook_id(path))
+    assert all(values[name] is None for name in settings.parameter_names()), f"{path}: {values}"
+    assert settings.resolve(notebook_id(path), values).profile == values["profile"] == "full"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
@@ -111,3 +129,36 @@ def test_count_reads_singular_and_plural():
         "10,000 images",
     ]
     assert COUNTED_NOUN.search('f"after {cfg.num_epochs} epochs"') and not COUNTED_NOUN.search('f"after {n} images"')
+
+
+# nn4i_ex2's practical notebooks are drivers: settings, one call per question, glue, figures.
+# Models, loops and analysis live in lib/nn4i_ex2 (the theory notebook holds its own checks).
+MAX_DRIVER_LINES = 80
+DEFINITION = re.compile(r"(async\s+)?(def|class)\s")
+DRIVERS = [p for p in NOTEBOOKS if p.parent.name == "nn4i_ex2" and "theory" not in p.stem]
+
+
+def driver_size(nb) -> tuple[int, list[str]]:
+    """(code lines that are neither blank nor comments, lines that define a function or class)."""
+    lines = [line.strip() for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines()]
+    code = [line for line in lines if line and not line.startswith("#")]
+    return len(code), [line for line in code if DEFINITION.match(line)]
+
+
+def test_there_are_drivers():
+    assert [p.stem for p in DRIVERS] == ["q1_autoencoding", "q2_interpolation", "q3_decorrelation", "q4_transfer"]
+
+
+@pytest.mark.parametrize("path", DRIVERS, ids=notebook_id)
+def test_practical_notebooks_are_short_drivers(path):
+    lines, definitions = driver_size(nbformat.read(path, as_version=4))
+    assert lines <= MAX_DRIVER_LINES, f"{path}: {lines} code lines (at most {MAX_DRIVER_LINES}); move code into lib/nn4i_ex2"
+    assert not definitions, f"{path} defines {definitions}; fix: move them into lib/nn4i_ex2"
+
+
+def test_driver_size_counts_code_not_comments_and_finds_definitions():
+    code = "# a comment\n\nx = 1\n    # indented comment\ndef f():\n    return 1\nclass A:\n    pass\n"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code), nbformat.v4.new_markdown_cell("def not code")])
+    assert driver_size(nb) == (5, ["def f():", "class A:"])
+    long = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("\n".join(f"x{i} = {i}" for i in range(81)))])
+    assert driver_size(long)[0] == 81 > MAX_DRIVER_LINES
