@@ -188,7 +188,7 @@ def q1_learning_figure(r: Q1Result) -> plt.Figure:
     for score, style in ((short, "-o"), (long, "-s")):
         curve = score.history["test_mse"]
         epochs = score.recipe.num_epochs
-        axes[1].plot(range(1, len(curve) + 1), curve, style, markersize=3, label=plots.count(epochs, "epoch") + " schedule")
+        axes[1].plot(range(1, len(curve) + 1), curve, style, markersize=3, label=f"{epochs}-epoch schedule")
     axes[1].set(
         title=f"(b) d = {short.recipe.latent_dim}: sweep schedule against a longer one",
         xlabel="epoch",
