@@ -167,8 +167,9 @@ def _log_axis(ax, values, axis: str = "y", ticks=None) -> None:
     """Log scale with plain-number tick labels: ``ticks``, or round values inside the data's range."""
     lo, hi = min(values), max(values)
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
-    if ticks is None:
-        ticks = [m * 10.0**e for e in range(-6, 6) for m in (1, 1.5, 2, 3, 5, 7) if lo / 1.2 <= m * 10.0**e <= hi * 1.2]
+    if ticks is None:  # 1-2-5 steps over more than a decade, finer steps over less (labels must not collide)
+        steps = (1, 2, 5) if hi / lo > 10 else (1, 1.5, 2, 3, 5, 7)
+        ticks = [m * 10.0**e for e in range(-6, 6) for m in steps if lo / 1.2 <= m * 10.0**e <= hi * 1.2]
     (ax.set_yticks if axis == "y" else ax.set_xticks)(ticks, [f"{t:g}" for t in ticks])
     (ax.yaxis if axis == "y" else ax.xaxis).set_minor_formatter(matplotlib.ticker.NullFormatter())
 
@@ -785,6 +786,8 @@ def q3_summary(r: Q3Result) -> dict[str, str]:
         "mean_at_small": ", ".join(f"{mean_text[d]} at $d = {d}$" for d in ds[:2]),
         "pca_range": f"{min(r.pca_mean_abs.values()):.3f} to {max(r.pca_mean_abs.values()):.3f}",
         "floor": f"{floor:.3f}",
+        "floor_range": f"{min(x.mean_abs_offdiag for x in r.floors.values()):.3f} to "
+        f"{max(x.mean_abs_offdiag for x in r.floors.values()):.3f}",
         "floor_expected": f"{np.sqrt(2 / (np.pi * r.num_encoded)):.3f}",
         "constant": str(sum(len(x.constant) for x in r.summaries.values())),
         "models": str(len(r.summaries)),
