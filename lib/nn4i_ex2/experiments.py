@@ -39,9 +39,8 @@ def matched_depth_recipes(profile: str, conv_layer_counts: list[int]) -> list[AE
     """Depth sweep with the parameter count held at the default model's: the fully
     connected width shrinks where fewer stride-2 layers leave a larger feature map."""
     base = recipe(profile)
-    target = sum(
-        p.numel()
-        for p in ConvAutoencoder(base.latent_dim, base.num_conv_layers, base.base_channels, base.hidden_units).parameters()
+    target = models.count_parameters(
+        ConvAutoencoder(base.latent_dim, base.num_conv_layers, base.base_channels, base.hidden_units)
     )
     out = []
     for layers in conv_layer_counts:
@@ -126,7 +125,7 @@ def _score(
     spec: AERecipe, train_eval_x: torch.Tensor, test_x: torch.Tensor, device: torch.device
 ) -> tuple[AEScore, ConvAutoencoder]:
     model, history = autoencoder(spec, device)
-    parameters = sum(p.numel() for p in model.parameters())
+    parameters = models.count_parameters(model)
     train_mse = train.evaluate_mse_plain(model, train_eval_x, device)
     return AEScore(spec, parameters, train_mse, train.evaluate_mse_plain(model, test_x, device), history), model
 
