@@ -41,7 +41,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402
 
-from lib import nn4i_ex2, params, paths  # noqa: E402
+from lib import cpsc663_ex2, nn4i_ex2, params, paths  # noqa: E402
 from lib.report import GLUE_MIMETYPE, NAME_PATTERN, latex_cell, latex_escape  # noqa: E402
 
 KERNEL_NAME = "mnist-bundle"
@@ -58,6 +58,8 @@ class Assignment:
     # The PDF reads like homework: only figures, tables and prose (no printed output, no reprs);
     # figures and tables are numbered and {{...}} placeholders in the prose are filled in (see merge).
     clean_pdf: bool = False
+    # False: headings carry the handout's own numbers ("4.2 ..."), so LaTeX adds none.
+    numbered_sections: bool = True
 
 
 ASSIGNMENTS: dict[str, Assignment] = {
@@ -68,9 +70,7 @@ ASSIGNMENTS: dict[str, Assignment] = {
         notebooks=("00_theory", "p1_transfer", "p2_latent_gan", "p3_interpolation", "p4_conditional_gan"),
     ),
     "cpsc663_ex2": Assignment(
-        title="AMTH/CPSC 663b - Exercise II",
-        subtitle="Backpropagation, a CNN, and fully-connected and convolutional auto-encoders on MNIST",
-        notebooks=("00_theory", "p4_cnn", "p5_autoencoders", "p6_conv_autoencoders", "99_bonus"),
+        cpsc663_ex2.TITLE, cpsc663_ex2.SUBTITLE, cpsc663_ex2.NOTEBOOKS, clean_pdf=True, numbered_sections=False
     ),
 }
 
@@ -408,7 +408,7 @@ def provenance_cells(assignment: str, profile: str, built: str) -> list[nbformat
         "Every number and figure in this document was produced by the code that ran in this build:",
         "",
         f"- Settings profile: `{profile}`; built {built}; source revision `{_git_commit()}`.",
-        f"- Seeds and settings: each notebook's settings (training seeds, labelled-set draws) and headline numbers are "
+        f"- Seeds and settings: each notebook's settings (training seeds and other random draws) and headline numbers are "
         f"in `{metrics}/<notebook>.json`.",
         f"- Hardware and software: {_markdown_text(_cpu_model())} ({cores} {'core' if cores == 1 else 'cores'}), "
         f"PyTorch {_markdown_text(_package_version('torch'))}, "
@@ -443,6 +443,8 @@ def merge(assignment: str, profile: str) -> nbformat.NotebookNode:
         }
     )
     cells: list[tuple[str, nbformat.NotebookNode]] = []  # (notebook name, cell)
+    if not spec.numbered_sections:
+        cells.append(("", nbformat.v4.new_raw_cell("\\setcounter{secnumdepth}{0}", metadata={"raw_mimetype": "text/latex"})))
     glued: dict[str, dict[str, str]] = {}
     for i, name in enumerate(spec.notebooks):
         executed = _executed_path(f"{assignment}/{name}")

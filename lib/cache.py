@@ -58,6 +58,18 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
+def _absolute_module(name: str, node: ast.ImportFrom) -> str | None:
+    """The module a ``from ... import`` in module ``name`` names, relative ones resolved
+    (``from .prob4_CNN import x`` in ``lib.a.b`` is ``lib.a.prob4_CNN``)."""
+    if node.level == 0:
+        return node.module
+    package = name.split(".")
+    if _module_file(name).name != "__init__.py":
+        package = package[:-1]
+    package = package[: len(package) - (node.level - 1)]
+    return ".".join(package + ([node.module] if node.module else [])) or None
+
+
 def _lib_imports(name: str) -> set[str]:
     """The ``lib`` modules that module ``name`` imports anywhere in its source (also inside
     functions), found from its syntax tree."""
@@ -65,12 +77,15 @@ def _lib_imports(name: str) -> set[str]:
     for node in ast.walk(ast.parse(_module_file(name).read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.startswith("lib.")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == "lib":
-            if node.module != "lib":
-                found.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute_module(name, node)
+            if module is None or module.split(".")[0] != "lib":
+                continue
+            if module != "lib":
+                found.add(module)
             for alias in node.names:  # ``from lib import data`` imports the module lib.data
-                if _module_file(f"{node.module}.{alias.name}") is not None:
-                    found.add(f"{node.module}.{alias.name}")
+                if _module_file(f"{module}.{alias.name}") is not None:
+                    found.add(f"{module}.{alias.name}")
     return {module for module in found if _module_file(module) is not None}
 
 

@@ -100,18 +100,6 @@ def _latent_gan_recipe(**overrides: Param) -> dict[str, Param]:
     )
 
 
-def _cpsc_ae_training(epochs_help: str) -> dict[str, Param]:
-    """Training settings shared by CPSC 663 Problems 5 and 6 (the course's Adam at 1e-3)."""
-    return {
-        "seed": Param("int", 0, minimum=0, maximum=MAX_SEED),
-        "num_epochs": Param("int", 10, quick=2, smoke=1, minimum=1, maximum=MAX_EPOCHS, help=epochs_help),
-        "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
-        "test_size": _test_images(),
-        "batch_size": Param("int", 128, minimum=1, maximum=4096),
-        "learning_rate": Param("float", 1e-3, minimum=1e-6, maximum=1.0, help="Adam, constant (handout: 0.001)"),
-    }
-
-
 SPECS: dict[str, dict[str, Param]] = {
     "idl_ex3/00_theory": {},
     # --- idl_ex3 ---
@@ -157,62 +145,6 @@ SPECS: dict[str, dict[str, Param]] = {
         chosen_digit=Param("int", 2, minimum=0, maximum=9, help="digit whose variability is shown"),
         num_variants=Param("int", 30, minimum=25, maximum=200, help="samples of the chosen digit shown"),
     ),
-    "cpsc663_ex2/00_theory": {
-        # The handout's Figure 1 is missing from its text; these are the classic 2-2-2
-        # example it describes.  Enter your own figure's numbers here.
-        "inputs": Param("list[float]", [0.05, 0.10], help="x1, x2"),
-        "targets": Param("list[float]", [0.01, 0.99], help="desired outputs y1, y2"),
-        "hidden_weights": Param("list[float]", [0.15, 0.20, 0.25, 0.30], help="w1..w4 into h1, h2"),
-        "output_weights": Param("list[float]", [0.40, 0.45, 0.50, 0.55], help="w5..w8 into o1, o2"),
-        "hidden_bias": Param("float", 0.35, help="b1, shared by h1 and h2"),
-        "output_bias": Param("float", 0.60, help="b2, shared by o1 and o2"),
-    },
-    # --- cpsc663_ex2 ---
-    "cpsc663_ex2/p4_cnn": {
-        "seeds": Param(
-            "list[int]",
-            [0, 1, 2],
-            quick=[0],
-            smoke=[0, 1],
-            minimum=0,
-            maximum=MAX_SEED,
-            help="one CNN per seed (bar: their mean)",
-            distinct=True,
-        ),
-        "num_epochs": Param("int", 5, quick=1, smoke=1, minimum=1, maximum=MAX_EPOCHS, help="the handout asks for 5"),
-        "train_size": Param("int", 60000, quick=10000, smoke=2000, minimum=100, maximum=60000),
-        "batch_size": Param("int", 128, minimum=1, maximum=4096),
-        "learning_rate": Param("float", 2e-3, minimum=1e-6, maximum=1.0, help="AdamW, cosine decay"),
-        "num_filters": Param("int", 40, minimum=1, maximum=256, help="filters of the first convolution (40 in the handout)"),
-        "input_size": Param("int", 50, minimum=10, maximum=512, help="height = width of the image in 4.1"),
-    },
-    "cpsc663_ex2/p5_autoencoders": {
-        **_cpsc_ae_training("MLP auto-encoder epochs (handout: at least 10)"),
-        "hidden_sizes": Param("list[int]", [512, 256, 128], minimum=1, maximum=4096, help="3 hidden layers = 4 linear layers"),
-        "latent_dim": Param("int", 2, minimum=1, maximum=64),
-        "linear_latent_dims": Param(
-            "list[int]", [2, 10], smoke=[2], minimum=1, maximum=784, help="linear AE codes vs PCA", distinct=True
-        ),
-        "linear_epochs": Param("int", 10, quick=1, smoke=1, minimum=1, maximum=MAX_EPOCHS),
-        "linear_learning_rate": Param("float", 3e-3, minimum=1e-6, maximum=1.0),
-        "corruption_std": Param("float", 0.15, minimum=0.0, maximum=10.0, help="5.2: Gaussian noise on the 2-D toy data"),
-        "dropout_rate": Param("float", 0.3, minimum=0.0, maximum=1.0, help="5.2: masking noise probability"),
-        "num_embedded": Param(
-            "int",
-            5000,
-            quick=QUICK_TEST_IMAGES,
-            smoke=1000,
-            minimum=100,
-            maximum=10000,
-            help="test images in the 2-D scatter plot",
-        ),
-    },
-    "cpsc663_ex2/p6_conv_autoencoders": {
-        **_cpsc_ae_training("epochs of every conv auto-encoder"),
-        "noise_std": Param("float", 0.3, minimum=0.0, maximum=10.0, help="6.3: standard deviation of the Gaussian input noise"),
-        "num_embedded": Param("int", 5000, quick=QUICK_TEST_IMAGES, smoke=1000, minimum=100, maximum=10000),
-    },
-    "cpsc663_ex2/99_bonus": {},
 }
 
 
@@ -307,6 +239,10 @@ def settings_for(notebook_id: str):
         from lib import nn4i_ex2
 
         return nn4i_ex2.SETTINGS.get(name)
+    if assignment == "cpsc663_ex2":
+        from lib import cpsc663_ex2
+
+        return cpsc663_ex2.SETTINGS.get(name)
     return None
 
 

@@ -128,27 +128,28 @@ def filter_grid(weights: torch.Tensor, title: str, num_cols: int = 8) -> plt.Fig
     kernels = weights.detach().cpu()[:, 0].numpy()
     num_rows = int(np.ceil(len(kernels) / num_cols))
     limit = float(np.abs(kernels).max())
-    fig, axes = plt.subplots(num_rows, num_cols, figsize=(1.0 * num_cols + 1.0, 1.0 * num_rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(num_rows, num_cols, figsize=(0.72 * num_cols + 0.9, 0.72 * num_rows + 0.3), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
         if i < len(kernels):
             im = ax.imshow(kernels[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
-            ax.set_title(f"filter {i}", fontsize=7)
+            ax.set_title(str(i), fontsize=8, pad=2)
         else:
             ax.axis("off")
-    fig.suptitle(title, fontsize=10)
-    fig.colorbar(im, ax=axes, fraction=0.02, pad=0.02, label="weight value (unitless)")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.colorbar(im, ax=axes, fraction=0.02, pad=0.02, label="weight")
     return fig
 
 
-def confusion(matrix: np.ndarray, title: str, ax: plt.Axes | None = None) -> plt.Axes:
+def confusion(matrix: np.ndarray, title: str, ax: plt.Axes | None = None, count_size: float = 6) -> plt.Axes:
     """Confusion matrix (rows: true digit, columns: predicted digit) with counts in each cell;
     the colour scale is logarithmic so the few off-diagonal errors remain visible."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5.6, 4.8))
     im = ax.imshow(matrix + 1, cmap="Blues", norm=matplotlib.colors.LogNorm())
     for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", fontsize=6, color="white" if i == j else "black")
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=count_size, color="white" if i == j else "black")
     ax.set(title=title, xlabel="predicted digit", ylabel="true digit", xticks=range(10), yticks=range(10))
     ax.grid(False)
     plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="test images (count + 1, log scale)")
@@ -171,7 +172,7 @@ def embedding_scatter(codes: np.ndarray, labels: np.ndarray, title: str, ax: plt
 
 
 def _layer_words(module: torch.nn.Module) -> str:
-    """A layer in words, e.g. "conv 1 -> 16, 4x4, stride 2" (not a module path)."""
+    """A layer in words, e.g. "conv 1 → 16, 4×4, stride 2" (not a module path)."""
     if isinstance(module, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
         kind = "transposed conv" if isinstance(module, torch.nn.ConvTranspose2d) else "conv"
         k, stride = module.kernel_size[0], module.stride[0]
@@ -180,7 +181,22 @@ def _layer_words(module: torch.nn.Module) -> str:
         return f"fully connected {module.in_features} → {module.out_features}"
     if isinstance(module, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
         return "batch norm"
-    return {"Sigmoid": "sigmoid", "Tanh": "tanh"}.get(type(module).__name__, type(module).__name__)
+    if isinstance(module, torch.nn.MaxPool2d):
+        k = module.kernel_size if isinstance(module.kernel_size, int) else module.kernel_size[0]
+        return f"max pool {k}×{k}"
+    if isinstance(module, torch.nn.Upsample):
+        return f"upsample ×{module.scale_factor:g} ({module.mode})"
+    if isinstance(module, torch.nn.Unflatten):
+        return "reshape to " + "×".join(str(size) for size in module.unflattened_size)
+    if isinstance(module, torch.nn.Dropout):
+        return f"dropout {module.p:g}"
+    return {"Sigmoid": "sigmoid", "Tanh": "tanh", "Flatten": "flatten"}.get(type(module).__name__, type(module).__name__)
+
+
+# Layers that start a row of the layer table; an upsampling layer (or whatever comes before
+# the first of them) opens the row of the layer that follows it, everything else joins the
+# row of the layer before it.
+_ROW_LAYERS = (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)
 
 
 def architecture_rows(model: torch.nn.Module, input_shape: tuple[int, ...]) -> list[list]:
@@ -188,6 +204,7 @@ def architecture_rows(model: torch.nn.Module, input_shape: tuple[int, ...]) -> l
     convolution or fully connected layer with the normalisation and activation that
     follow it, from one forward pass of a zero batch."""
     rows: list[list] = []
+    pending: list[str] = []  # upsampling layers waiting for the convolution they feed
     hooks = []
     for name, module in model.named_modules():
         if list(module.children()):
@@ -197,8 +214,11 @@ def architecture_rows(model: torch.nn.Module, input_shape: tuple[int, ...]) -> l
         def record(m, _inputs, output, part=part):
             shape = "×".join(str(size) for size in output.shape[1:])
             params = sum(p.numel() for p in m.parameters())
-            if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d | torch.nn.Linear) or not rows:
-                rows.append([part, _layer_words(m), shape, params])
+            if isinstance(m, torch.nn.Upsample) or not (rows or isinstance(m, _ROW_LAYERS)):
+                pending.append(_layer_words(m))
+            elif isinstance(m, _ROW_LAYERS):
+                rows.append([part, ", ".join([*pending, _layer_words(m)]), shape, params])
+                pending.clear()
             else:
                 rows[-1][1] += ", " + _layer_words(m)
                 rows[-1][2], rows[-1][3] = shape, rows[-1][3] + params

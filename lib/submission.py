@@ -6,10 +6,8 @@
 executed notebooks) and a README with the student's name, ID and CSE username.
 
 ``cpsc663_ex2``: the folder ``dist/cpsc663_ex2/`` with every file at its top level, as
-Gradescope wants them: ``452_<lastname><initials>_assignment2.pdf``, ``prob4_CNN.py``,
-``prob5_AE.py``, ``prob6_CAE.py``, the trained ``mnist_ae.pt``, ``mnist_cae.pt``,
-``mnist-cae-skip.pt`` (plus the two denoising models), the executed notebooks merged into
-``<lastname><initials>_assignment2.ipynb``, and ``lib/`` which the scripts import.
+Gradescope wants them (see :mod:`lib.cpsc663_ex2.hand_in`): the PDF, the three stand-alone
+scripts, the trained models and the merged notebook; no ``lib/``.
 
 Identity values come from ``student.toml``; placeholders still build, with a warning.
 """
@@ -67,10 +65,6 @@ def _require_pdf(assignment: str) -> Path:
     return pdf
 
 
-CPSC663_MODELS = ("mnist_ae.pt", "mnist_cae.pt", "mnist-cae-skip.pt", "mnist_cae_denoising.pt", "mnist-cae-skip_denoising.pt")
-CPSC663_SCRIPTS = ("prob4_CNN.py", "prob5_AE.py", "prob6_CAE.py")
-
-
 def _copy_lib(target: Path) -> None:
     shutil.copytree(paths.LIB_DIR, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
@@ -101,26 +95,10 @@ def nn4i_ex2() -> Path:
 
 
 def cpsc663_ex2() -> Path:
-    """``dist/cpsc663_ex2/`` with every file at the top level."""
-    who = _identity(("last_name", "initials"))
-    handle = re.sub(r"[^a-z0-9]", "", _file_part(who["last_name"] + who["initials"], "last_name + initials").lower())
-    pdf = _require_pdf("cpsc663_ex2")
-    merged = paths.report_dir() / "cpsc663_ex2.ipynb"
-    model_dir = paths.exported_models_dir("cpsc663_ex2")
-    missing = [name for name in CPSC663_MODELS if not (model_dir / name).is_file()]
-    if missing or not merged.is_file():
-        raise build.BuildError(f"{model_dir} lacks {', '.join(missing) or merged.name}; fix: run `make report` first")
+    """cpsc663_ex2's Gradescope folder; the layout lives in its assignment package."""
+    from lib.cpsc663_ex2 import hand_in
 
-    def fill(folder: Path) -> None:
-        shutil.copy2(pdf, folder / f"452_{handle}_assignment2.pdf")
-        shutil.copy2(merged, folder / f"{handle}_assignment2.ipynb")
-        for name in CPSC663_SCRIPTS:
-            shutil.copy2(paths.LIB_DIR / "scripts" / name, folder / name)
-        for name in CPSC663_MODELS:
-            shutil.copy2(model_dir / name, folder / name)
-        _copy_lib(folder / "lib")
-
-    return _swap_in_folder(dist_dir() / "cpsc663_ex2", fill)
+    return hand_in.package()
 
 
 def idl_ex3() -> Path:
