@@ -101,10 +101,18 @@ def test_q4_measures_what_the_longer_pretraining_adds(smoke_build, bundle_dirs):
     assert ablation and len(metrics["headline"][ablation[0]]["test_acc"]) == metrics["settings"]["num_draws"]
 
 
-def test_pdf_hides_code_and_parameter_cells(smoke_build, bundle_dirs):
-    text = pdf_text(bundle_dirs["report"] / "nn4i_ex2.pdf")
-    for code in ("cfg = resolve(", "from lib", 'profile = "full"', "write_metrics("):
-        assert code not in text, f"code cell source {code!r} leaked into the PDF"
+CLEAN = [name for name, spec in build.ASSIGNMENTS.items() if spec.clean_pdf]
+
+
+def test_the_clean_assignments():
+    assert set(CLEAN) >= {"nn4i_ex2", "cpsc663_ex2"}
+
+
+@pytest.mark.parametrize("assignment", CLEAN)
+def test_pdf_hides_code_and_parameter_cells(smoke_build, bundle_dirs, assignment):
+    text = pdf_text(bundle_dirs["report"] / f"{assignment}.pdf")
+    for code in ("cfg = resolve(", "notebook.setup(", "from lib", 'profile = "full"', "write_metrics(", "report.glue("):
+        assert code not in text, f"code cell source {code!r} leaked into {assignment}.pdf"
 
 
 def test_rebuild_reuses_everything(smoke_build, bundle_dirs):
@@ -190,7 +198,8 @@ def test_failing_notebook_names_the_cell_and_keeps_previous_output(tmp_path, mon
         (["--assignment", "cpsc663_ex2", "--set", "nn4i_ex2/q1_autoencoding:num_epochs=3"], "does not run.*fix"),
         (["--set", "num_epochs=3"], "does not name a notebook; fix"),
         (["--set", "cpsc663_ex2/p4_cnn:profile=quick"], "'profile' cannot be given"),
-        (["--set", "cpsc663_ex2/p4_cnn:seeds=[0,"], "not NAME=VALUE|must be list"),
+        (["--set", "cpsc663_ex2/p4_cnn:seeds=[0,"], "not NAME=VALUE|parameter 'seeds' = '\\[0,'.*valid list"),
+        (["--set", "cpsc663_ex2/p6_conv_autoencoders:num_epochs=1000000000"], "parameter 'num_epochs'.*less than or equal"),
     ],
 )
 def test_bad_settings_are_one_line_errors(args, message, capsys):
@@ -340,15 +349,40 @@ def test_leak_pattern_catches_pipeline_output_and_passes_prose():
     assert leaked_lines("\n".join(prose)) == []
 
 
-def test_clean_pdf_shows_no_pipeline_output(smoke_build, bundle_dirs):
-    """nn4i_ex2's PDF holds only prose, numbered figures and captioned tables."""
+@pytest.mark.parametrize("assignment", CLEAN)
+def test_clean_pdf_shows_no_pipeline_output(smoke_build, bundle_dirs, assignment):
+    """A clean PDF (nn4i_ex2, cpsc663_ex2) holds only prose, numbered figures and captioned tables."""
     assert smoke_build[0].returncode == 0
+    leaks = leaked_lines(pdf_text(bundle_dirs["report"] / f"{assignment}.pdf"))
+    assert not leaks, f"{assignment}.pdf shows pipeline output: {leaks[:5]}"
+
+
+def test_unnumbered_assignment_keeps_the_handouts_numbers(smoke_build, bundle_dirs):
+    """cpsc663_ex2's headings carry the handout's numbers ("4.2 ..."): its merged notebook
+    starts by switching LaTeX's section numbers off; the numbered assignments do not."""
+    assert smoke_build[0].returncode == 0
+    assert not build.ASSIGNMENTS["cpsc663_ex2"].numbered_sections
     for assignment, spec in build.ASSIGNMENTS.items():
-        if not spec.clean_pdf:
-            continue
-        leaks = leaked_lines(pdf_text(bundle_dirs["report"] / f"{assignment}.pdf"))
-        assert not leaks, f"{assignment}.pdf shows pipeline output: {leaks[:5]}"
-    assert build.ASSIGNMENTS["nn4i_ex2"].clean_pdf
+        first = nbformat.read(bundle_dirs["report"] / f"{assignment}.ipynb", as_version=4).cells[0]
+        switched_off = first.cell_type == "raw" and first.source == "\\setcounter{secnumdepth}{0}"
+        assert switched_off == (not spec.numbered_sections), assignment
+    text = squash(pdf_text(bundle_dirs["report"] / "cpsc663_ex2.pdf"))  # contents and body
+    assert squash("4.1 Output sizes") in text and not re.search(r"\d\.\d4\.1Outputsizes", text)  # not "2.1 4.1 ..."
+
+
+def test_cpsc_notebooks_glued_what_the_static_check_reads(smoke_build, bundle_dirs):
+    """tests/test_cpsc663.py checks the prose's {{name}}s against the glue calls and summary keys
+    it reads from the code; the executed smoke notebooks glued at least those, and every
+    placeholder of their prose."""
+    from tests.test_cpsc663 import NAME, cells_of, glued_names, notebook
+
+    assert smoke_build[0].returncode == 0
+    for name in build.ASSIGNMENTS["cpsc663_ex2"].notebooks:
+        executed = nbformat.read(bundle_dirs["report"] / "cpsc663_ex2" / f"{name}.ipynb", as_version=4)
+        glued = set(build._glued_values(executed))
+        static = glued_names(notebook(name))
+        assert static <= glued, f"{name}: read from the code but not glued: {sorted(static - glued)}"
+        assert set(NAME.findall(cells_of(notebook(name), "markdown"))) <= glued, name
 
 
 def test_title_page_shows_title_subtitle_name_and_date_and_provenance_is_the_last_appendix(smoke_build, bundle_dirs):
@@ -361,7 +395,8 @@ def test_title_page_shows_title_subtitle_name_and_date_and_provenance_is_the_las
         title_page = squash(pages[0])
         assert title_page.startswith(squash(spec.title + spec.subtitle + name)), pages[0]
         assert re.fullmatch(r"\d{8}", title_page[len(squash(spec.title + spec.subtitle + name)) :]), pages[0]  # the date
-        assert squash("A Provenance") in squash(pages[1])  # listed in the contents as an appendix
+        # listed in the contents as an appendix ("A Provenance"; unnumbered where the sections are)
+        assert squash("A Provenance" if spec.numbered_sections else "Provenance") in squash(pages[1])
         rest = "\f".join(pages[2:])
         assert "Every number and figure in this document was produced by the code that ran in this build" in rest
         last_heading = question_headings(f"{assignment}/{spec.notebooks[-1]}")[-1]

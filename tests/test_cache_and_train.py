@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -212,12 +213,35 @@ def test_fingerprint_ignores_formatting_and_docstrings_but_not_logic():
     assert cache._semantic_source(plain) != cache._semantic_source(changed)
 
 
-def test_layer_summary_lists_every_leaf_layer():
-    model = ConvAutoencoder(4, 2, base_channels=2, hidden_units=8)
-    rows = models.layer_summary(model, (1, 28, 28))
-    # the decoder's last layer draws the padded 32x32 image; forward crops it back to 28x28
-    assert rows[0][0] == "encoder.features.0" and rows[-1][1] == "Sigmoid" and rows[-1][2] == "1x32x32"
-    assert sum(r[3] for r in rows) == models.count_parameters(model)
+@pytest.mark.parametrize("skip", [False, True])
+def test_architecture_rows_name_the_layers_in_words(skip):
+    """The layer table of the report: one row per convolution or fully connected layer with the
+    layers around it, in words (no module paths such as "decoder.up1.0", no class names), with
+    the row's output shape and parameters."""
+    from lib.cpsc663_ex2.prob6_CAE import ConvAutoencoder as HandoutCAE
+    from lib.plots import architecture_rows
+
+    model = HandoutCAE(skip=skip)
+    rows = architecture_rows(model, (1, 28, 28))
+    assert [row[0] for row in rows] == ["encoder"] * 4 + ["decoder"] * 4
+    assert all(isinstance(cell, str) for row in rows for cell in row)
+    layers = [re.findall(r"(?:conv|fully connected) \d+ → \d+", row[1]) for row in rows]
+    assert layers == [
+        ["conv 1 → 4"],
+        ["conv 4 → 8"],
+        ["fully connected 392 → 20"],
+        ["fully connected 20 → 2"],
+        ["fully connected 2 → 20"],
+        ["fully connected 20 → 392"],
+        ["conv 8 → 4"],
+        ["conv 4 → 1"],
+    ]
+    assert rows[0][1].startswith("conv 1 → 4, 3×3, stride 1, ReLU, max pool 2×2") and rows[0][2:] == ["4×14×14", "40"]
+    assert [row[2] for row in rows] == ["4×14×14", "392", "20", "2", "20", "8×7×7", "4×14×14", "1×28×28"]
+    assert sum("upsample ×2 (nearest)" in row[1] for row in rows) == 2 and rows[-1][1].endswith("sigmoid")
+    assert sum(int(row[3].replace(",", "")) for row in rows) == models.count_parameters(model)
+    text = " ".join(cell for row in rows for cell in row)
+    assert not re.search(r"\w\.\d|\b(encoder|decoder)\.\w|MaxPool|Upsample|Unflatten|Flatten", text), text
 
 
 def test_every_torch_load_in_lib_is_weights_only():

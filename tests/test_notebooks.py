@@ -37,7 +37,7 @@ def test_parameters_cell_matches_spec(path):
     names = [t.id for node in ast.parse(tagged[0].source).body for t in node.targets]  # simple assignments only
     assert len(names) == len(set(names)), f"{path}: the parameters cell sets a name twice"
     settings = params.settings_for(notebook_id(path))
-    if settings is not None:  # an assignment on pydantic settings (nn4i_ex2)
+    if settings is not None:  # an assignment on pydantic settings (nn4i_ex2, cpsc663_ex2)
         expected = [*params.COMMON, *settings.parameter_names()]
         assert sorted(names) == sorted(expected), f"{path}: parameters cell and {settings.__name__} disagree"
     else:
@@ -45,10 +45,13 @@ def test_parameters_cell_matches_spec(path):
         assert sorted(names) == sorted([*params.COMMON, *spec]), f"{path}: parameters cell and lib/params.py SPECS disagree"
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "nn4i_ex2"], ids=notebook_id)
-def test_nn4i_parameters_default_to_the_profile(path):
-    """Every nn4i_ex2 parameter is None in the committed cell (the profile decides), and the
-    cell resolves to valid settings as it stands."""
+SETTINGS_ASSIGNMENTS = ("nn4i_ex2", "cpsc663_ex2")  # the assignments on pydantic settings
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name in SETTINGS_ASSIGNMENTS], ids=notebook_id)
+def test_parameters_default_to_the_profile(path):
+    """Every parameter of an assignment on pydantic settings is None in the committed cell (the
+    profile decides), and the cell resolves to valid settings as it stands."""
     nb = nbformat.read(path, as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     values = {t.id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body for t in node.targets}
@@ -131,11 +134,16 @@ def test_count_reads_singular_and_plural():
     assert COUNTED_NOUN.search('f"after {cfg.num_epochs} epochs"') and not COUNTED_NOUN.search('f"after {n} images"')
 
 
-# nn4i_ex2's practical notebooks are drivers: settings, one call per question, glue, figures.
-# Models, loops and analysis live in lib/nn4i_ex2 (the theory notebook holds its own checks).
+# The practical notebooks of nn4i_ex2 and cpsc663_ex2 are drivers: settings, one call per
+# question or problem, glue, figures.  Models, loops and analysis live in lib/<assignment>
+# (the theory notebooks hold their own checks, cpsc663_ex2's bonus notebook its own small one).
 MAX_DRIVER_LINES = 80
 DEFINITION = re.compile(r"(async\s+)?(def|class)\s")
-DRIVERS = [p for p in NOTEBOOKS if p.parent.name == "nn4i_ex2" and "theory" not in p.stem]
+DRIVER_NOTEBOOKS = {
+    "nn4i_ex2": ("q1_autoencoding", "q2_interpolation", "q3_decorrelation", "q4_transfer"),
+    "cpsc663_ex2": ("p4_cnn", "p5_autoencoders", "p6_conv_autoencoders"),
+}
+DRIVERS = [paths.NOTEBOOK_DIR / assignment / f"{name}.ipynb" for assignment, names in DRIVER_NOTEBOOKS.items() for name in names]
 
 
 def driver_size(nb) -> tuple[int, list[str]]:
@@ -146,14 +154,18 @@ def driver_size(nb) -> tuple[int, list[str]]:
 
 
 def test_there_are_drivers():
-    assert [p.stem for p in DRIVERS] == ["q1_autoencoding", "q2_interpolation", "q3_decorrelation", "q4_transfer"]
+    assert all(path in NOTEBOOKS for path in DRIVERS)
+    for assignment in DRIVER_NOTEBOOKS:  # every practical notebook: all but the theory (and bonus) ones
+        practical = [p.stem for p in NOTEBOOKS if p.parent.name == assignment and not re.match(r"\d\d_", p.stem)]
+        assert practical == list(DRIVER_NOTEBOOKS[assignment]), assignment
 
 
 @pytest.mark.parametrize("path", DRIVERS, ids=notebook_id)
 def test_practical_notebooks_are_short_drivers(path):
     lines, definitions = driver_size(nbformat.read(path, as_version=4))
-    assert lines <= MAX_DRIVER_LINES, f"{path}: {lines} code lines (at most {MAX_DRIVER_LINES}); move code into lib/nn4i_ex2"
-    assert not definitions, f"{path} defines {definitions}; fix: move them into lib/nn4i_ex2"
+    package = f"lib/{path.parent.name}"
+    assert lines <= MAX_DRIVER_LINES, f"{path}: {lines} code lines (at most {MAX_DRIVER_LINES}); move code into {package}"
+    assert not definitions, f"{path} defines {definitions}; fix: move them into {package}"
 
 
 def test_driver_size_counts_code_not_comments_and_finds_definitions():

@@ -1,21 +1,17 @@
-"""Notebook parameters: nn4i_ex2's pydantic settings (lib/settings.py, lib/nn4i_ex2) and the
-SPECS the other two assignments still use (lib/params.py).  Either way a bad value stops the
-build with one line naming the parameter and the fix."""
+"""Notebook parameters: the pydantic settings of nn4i_ex2 and cpsc663_ex2 (lib/settings.py,
+lib/nn4i_ex2, lib/cpsc663_ex2) and the SPECS idl_ex3 still uses (lib/params.py).  Either way a
+bad value stops the build with one line naming the parameter and the fix."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
+from pydantic import Field
 
-from lib import build, nn4i_ex2
-from lib.params import SPECS, ParameterError, check_overrides, resolve, settings_for
+from lib import build, cpsc663_ex2, nn4i_ex2
+from lib.params import SPECS, ParameterError, check_overrides, settings_for
 from lib.settings import NotebookSettings
-
-
-def namespace(notebook_id, **values):
-    ns = {name: None for name in SPECS[notebook_id]}
-    ns.update(profile="full", device="auto")
-    ns.update(values)
-    return ns
 
 
 def settings_namespace(settings, **values):
@@ -27,7 +23,8 @@ def settings_namespace(settings, **values):
 
 
 class FloatSettings(NotebookSettings):
-    """nn4i_ex2 has no float parameter; its settings share this base, whose float rules these check."""
+    """nn4i_ex2 has no float parameter; its settings share this base, whose float rules these check
+    (cpsc663_ex2's learning rates are checked on P5Settings below)."""
 
     learning_rate: float = 1e-3
 
@@ -35,10 +32,13 @@ class FloatSettings(NotebookSettings):
 # --- nn4i_ex2: pydantic settings -------------------------------------------------------
 
 
-def test_nn4i_notebooks_use_the_pydantic_settings_not_specs():
-    assert not [notebook for notebook in SPECS if notebook.startswith("nn4i_ex2/")]
-    for name in nn4i_ex2.NOTEBOOKS:
-        assert settings_for(f"nn4i_ex2/{name}") is nn4i_ex2.SETTINGS[name]
+@pytest.mark.parametrize("assignment", [nn4i_ex2, cpsc663_ex2], ids=["nn4i_ex2", "cpsc663_ex2"])
+def test_pydantic_notebooks_use_the_settings_not_specs(assignment):
+    prefix = assignment.__name__.removeprefix("lib.")
+    assert not [notebook for notebook in SPECS if notebook.startswith(f"{prefix}/")]
+    assert set(assignment.SETTINGS) == set(assignment.NOTEBOOKS)
+    for name in assignment.NOTEBOOKS:
+        assert settings_for(f"{prefix}/{name}") is assignment.SETTINGS[name]
     assert settings_for("idl_ex3/p1_transfer") is None
 
 
@@ -141,70 +141,120 @@ def test_cli_rejects_bad_parameter_before_running(capsys):
     assert len(err) == 1 and "latent_dims" in err[0] and "fix" in err[0]
 
 
-def test_every_nn4i_count_has_a_ceiling():
-    """A typo such as headline_seeds=10**9 is an error, not a build that never ends."""
-    unbounded = []
-    for name, settings in nn4i_ex2.SETTINGS.items():
-        for field, schema in settings.model_json_schema()["properties"].items():
-            bounded = schema.get("items", schema) if schema.get("type") == "array" else schema
-            if bounded.get("type") in ("integer", "number") and "maximum" not in bounded:
-                unbounded.append(f"{name}.{field}")
+# --- nn4i_ex2 and cpsc663_ex2: every settings class ----------------------------------------
+
+PYDANTIC_SETTINGS = {f"nn4i_ex2/{k}": v for k, v in nn4i_ex2.SETTINGS.items()} | {
+    f"cpsc663_ex2/{k}": v for k, v in cpsc663_ex2.SETTINGS.items()
+}
+FREE_FLOATS = {"cpsc663_ex2/00_theory"}  # a figure's inputs, weights and biases: any real numbers
+
+
+def number_schemas(schema: dict, path: str, kinds=("integer", "number")):
+    """(path, schema) of every number of ``kinds`` in a field's JSON schema, list items included."""
+    if schema.get("type") in kinds:
+        yield path, schema
+    if "items" in schema:
+        yield from number_schemas(schema["items"], f"{path}[]", kinds)
+    for option in schema.get("anyOf", []):
+        yield from number_schemas(option, path, kinds)
+
+
+@pytest.mark.parametrize("notebook", PYDANTIC_SETTINGS)
+def test_every_count_of_the_settings_has_a_ceiling(notebook):
+    """A typo such as headline_seeds=10**9 or num_epochs=10**9 is an error, not a build that never ends."""
+    kinds = ("integer",) if notebook in FREE_FLOATS else ("integer", "number")
+    properties = PYDANTIC_SETTINGS[notebook].model_json_schema()["properties"]
+    numbers = [(path, n) for field, schema in properties.items() for path, n in number_schemas(schema, field, kinds)]
+    unbounded = [path for path, n in numbers if "maximum" not in n]
     assert not unbounded
 
 
-def test_every_profile_value_is_valid_and_names_a_field():
-    for name, settings in nn4i_ex2.SETTINGS.items():
-        for profile, values in settings.PROFILE_VALUES.items():
-            assert set(values) <= set(settings.parameter_names()), (name, profile)
-            assert settings.check(name, {"profile": profile}).model_dump()  # within the ranges
-        for profile in ("full", "quick", "smoke"):
-            settings.check(name, {"profile": profile})
+def test_the_ceiling_check_finds_an_unbounded_count():
+    class Unbounded(NotebookSettings):
+        counts: list[int] = [1]
+        steps: int = 1
+        rate: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+    properties = Unbounded.model_json_schema()["properties"]
+    found = [path for field, schema in properties.items() for path, n in number_schemas(schema, field) if "maximum" not in n]
+    assert found == ["counts[]", "steps"]
 
 
-# --- idl_ex3 and cpsc663_ex2: SPECS ------------------------------------------------------
+@pytest.mark.parametrize("notebook", PYDANTIC_SETTINGS)
+def test_every_profile_value_is_valid_and_names_a_field(notebook):
+    settings = PYDANTIC_SETTINGS[notebook]
+    for profile, values in settings.PROFILE_VALUES.items():
+        assert set(values) <= set(settings.parameter_names()), profile
+        assert settings.check(notebook, {"profile": profile}).model_dump()  # within the ranges
+    for profile in ("full", "quick", "smoke"):
+        settings.check(notebook, {"profile": profile})
+
+
+# --- cpsc663_ex2: pydantic settings ------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"latnt_dim": 4}, "unknown parameter 'latnt_dim'"),
-        ({"latent_dim": "ten"}, "parameter 'latent_dim' must be int"),
-        ({"learning_rate": "1e-3"}, "it is a string"),
-        ({"latent_dim": 0}, "below the minimum"),
-        ({"num_epochs": -1}, "below the minimum"),
-        ({"linear_latent_dims": [2, "x"]}, "must be list[int]"),
-        ({"latent_dim": True}, "must be int"),
-        ({"profile": "fast"}, "'profile'"),
+        ({"seed": 0}, "unknown parameter 'seed'"),  # the old scalar name: now a list of seeds
+        ({"latent_dim": "ten"}, "parameter 'latent_dim' = 'ten'.*it is a string"),
+        ({"num_epochs": "10"}, "parameter 'num_epochs' = '10'.*it is a string"),
+        ({"learning_rate": "1e-3"}, "parameter 'learning_rate'.*it is a string"),
+        ({"latent_dim": 0}, "parameter 'latent_dim' = 0.*greater than or equal to 1"),
+        ({"num_epochs": -1}, "parameter 'num_epochs'.*greater than or equal to 1"),
+        ({"linear_latent_dims": [2, "x"]}, "parameter 'linear_latent_dims'.*valid integer"),
+        ({"latent_dim": True}, "parameter 'latent_dim' = True.*valid integer"),
+        ({"profile": "fast"}, "'profile' = 'fast' is not one of"),
         ({"device": "tpu"}, "'device' = 'tpu'"),
-        ({"device": "cuda:x"}, "'device'"),
-        ({"num_epochs": 10**9}, "above the maximum 1000"),
-        ({"seed": 10**30}, "above the maximum"),
-        ({"linear_latent_dims": []}, "empty list"),
-        ({"linear_latent_dims": [4, 4]}, "repeats a value"),
-        ({"learning_rate": float("inf")}, "not a finite number"),
-        ({"learning_rate": float("nan")}, "not a finite number"),
+        ({"device": "cuda:x"}, "'device' = 'cuda:x'"),
+        ({"num_epochs": 10**9}, "parameter 'num_epochs'.*less than or equal to 1000"),
+        ({"seeds": [10**30]}, "parameter 'seeds'.*less than or equal to 4294967295"),
+        ({"train_size": 60001}, "parameter 'train_size'.*less than or equal to 60000"),
+        ({"hidden_sizes": [256, 256]}, "parameter 'hidden_sizes'.*at least 3 items"),
+        ({"linear_latent_dims": []}, "parameter 'linear_latent_dims' = \\[\\].*at least 1 item"),
+        ({"linear_latent_dims": [4, 4]}, "parameter 'linear_latent_dims' = \\[4, 4\\]: repeats a value"),
+        ({"learning_rate": float("inf")}, "parameter 'learning_rate'.*finite number"),
+        ({"learning_rate": float("nan")}, "parameter 'learning_rate'.*finite number"),
+        ({"learning_rate": 0}, "parameter 'learning_rate'.*greater than 0"),
     ],
 )
-def test_bad_spec_values_are_rejected_with_one_line(overrides, message):
-    with pytest.raises(ParameterError, match=message.replace("[", r"\[").replace("]", r"\]")) as info:
+def test_bad_cpsc_values_are_rejected_with_one_line(overrides, message):
+    with pytest.raises(ParameterError, match=message) as info:
         check_overrides("cpsc663_ex2/p5_autoencoders", overrides)
     assert "\n" not in str(info.value)
-    assert "fix" in str(info.value) or "one of" in str(info.value)
+    assert str(info.value).startswith("cpsc663_ex2/p5_autoencoders: ")
+    assert "fix" in str(info.value)
 
 
-def test_spec_profiles_fill_defaults_and_explicit_value_wins():
-    full = resolve("cpsc663_ex2/p5_autoencoders", namespace("cpsc663_ex2/p5_autoencoders"))
-    smoke = resolve("cpsc663_ex2/p5_autoencoders", namespace("cpsc663_ex2/p5_autoencoders", profile="smoke"))
+def test_cpsc_profiles_fill_defaults_and_explicit_value_wins():
+    p5 = cpsc663_ex2.P5Settings
+    full = p5.resolve("cpsc663_ex2/p5_autoencoders", settings_namespace(p5))
+    smoke = p5.resolve("cpsc663_ex2/p5_autoencoders", settings_namespace(p5, profile="smoke"))
     assert full.num_epochs > smoke.num_epochs and full.train_size > smoke.train_size
-    cfg = resolve("cpsc663_ex2/p5_autoencoders", namespace("cpsc663_ex2/p5_autoencoders", num_epochs=2, learning_rate=1))
+    assert smoke.linear_latent_dims == p5.PROFILE_VALUES["smoke"]["linear_latent_dims"]
+    cfg = p5.resolve("cpsc663_ex2/p5_autoencoders", settings_namespace(p5, profile="smoke", num_epochs=2, learning_rate=1))
     assert cfg.num_epochs == 2 and cfg.learning_rate == 1.0 and isinstance(cfg.learning_rate, float)
+    assert cfg.train_size == smoke.train_size  # the rest: smoke's
 
 
-def test_spec_missing_parameter_in_cell_is_reported():
-    ns = namespace("cpsc663_ex2/p5_autoencoders")
+def test_cpsc_missing_parameter_in_cell_is_reported():
+    ns = settings_namespace(cpsc663_ex2.P5Settings)
     del ns["num_epochs"]
-    with pytest.raises(ParameterError, match="does not define 'num_epochs'"):
-        resolve("cpsc663_ex2/p5_autoencoders", ns)
+    with pytest.raises(ParameterError, match="does not define 'num_epochs'.*fix: add `num_epochs = None`"):
+        cpsc663_ex2.P5Settings.resolve("cpsc663_ex2/p5_autoencoders", ns)
+
+
+def test_repeated_values_are_fine_where_they_mean_something():
+    check_overrides("cpsc663_ex2/00_theory", {"hidden_weights": [0.5, 0.5, 0.5, 0.5]})
+    check_overrides("cpsc663_ex2/p5_autoencoders", {"hidden_sizes": [256, 256, 256]})
+    with pytest.raises(ParameterError, match="parameter 'hidden_bias'.*finite number"):
+        check_overrides("cpsc663_ex2/00_theory", {"hidden_bias": float("inf")})
+    with pytest.raises(ParameterError, match="parameter 'targets'"):
+        check_overrides("cpsc663_ex2/00_theory", {"targets": [0.5, 1.5]})  # a sigmoid output reaches (0, 1) only
+
+
+# --- idl_ex3: SPECS, and the command line ------------------------------------------------
 
 
 def test_a_named_device_that_is_absent_is_a_one_line_error(monkeypatch):
@@ -237,10 +287,3 @@ def test_every_count_has_a_ceiling():
         if param.kind in ("int", "list[int]") and param.maximum is None
     ]
     assert not unbounded
-
-
-def test_repeated_values_are_fine_where_they_mean_something():
-    check_overrides("cpsc663_ex2/00_theory", {"hidden_weights": [0.5, 0.5, 0.5, 0.5]})
-    check_overrides("cpsc663_ex2/p5_autoencoders", {"hidden_sizes": [256, 256]})
-    with pytest.raises(ParameterError, match="not a finite number"):
-        check_overrides("cpsc663_ex2/00_theory", {"hidden_bias": float("inf")})
