@@ -10,7 +10,7 @@ ASSIGNMENT_FLAGS := $(foreach a,$(ASSIGNMENT),--assignment $(a))
 SET_FLAGS := $(foreach s,$(SET),--set $(s))
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS))
 
-.PHONY: help venv tex report submission notebook test bench lint format jupyter clean clean-cache
+.PHONY: help venv tex browser report submission notebook test bench lint format jupyter clean clean-cache
 
 help: ## list the targets
 	@echo "MNIST course-report bundle: make <target> [PROFILE=full|quick|smoke] [JOBS=notebooks side by side]"
@@ -35,7 +35,14 @@ tex: ## make sure xelatex, pandoc, pdftotext, xeCJK and the Noto CJK fonts exist
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEX_PACKAGES) >/dev/null; \
 	else echo "error: xelatex, pandoc, pdftotext, xeCJK or the Noto CJK fonts are missing; fix: install $(TEX_PACKAGES) (e.g. sudo apt-get install ...)"; exit 1; fi
 
-report: venv tex ## execute the notebooks and build report/<assignment>.pdf
+browser: ## make sure Chromium exists for the HTML-report tests (apt-get installs it when root on Debian)
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium with apt-get (a few minutes)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "error: chromium is missing; fix: install it (e.g. sudo apt-get install chromium), Playwright drives it"; exit 1; fi
+
+report: venv tex ## execute the notebooks and build report/<assignment>.pdf and .html, and report/index.html
 	$(PY) -m lib.build report --profile "$(PROFILE)" $(ASSIGNMENT_FLAGS) $(SET_FLAGS) $(JOBS_FLAG)
 
 submission: venv ## package the built reports for submission (dist/), identity from student.toml
@@ -45,7 +52,7 @@ notebook: venv ## execute one notebook: make notebook NB=nn4i_ex2/q1_autoencodin
 	@test -n "$(NB)" || { echo "error: NB is not set; fix: make notebook NB=nn4i_ex2/q1_autoencoding"; exit 1; }
 	$(PY) -m lib.build run $(NB) --profile "$(PROFILE)" $(foreach p,$(P),-p $(p))
 
-test: venv tex ## unit tests + smoke build of every report
+test: venv tex browser ## unit tests + smoke build of every report, its HTML checked in Chromium
 	$(PY) -m pytest -q tests
 
 bench: venv ## time one AE epoch: lib's in-memory loop vs torchvision + DataLoader (3 alternations)

@@ -41,7 +41,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402
 
-from lib import cpsc663_ex2, nn4i_ex2, params, paths  # noqa: E402
+from lib import cpsc663_ex2, html_report, nn4i_ex2, params, paths  # noqa: E402
 from lib.report import GLUE_MIMETYPE, NAME_PATTERN, latex_cell, latex_escape  # noqa: E402
 
 KERNEL_NAME = "mnist-bundle"
@@ -472,6 +472,11 @@ def merge(assignment: str, profile: str) -> nbformat.NotebookNode:
             cells.append((name, cell))
     if spec.clean_pdf:
         numbers = _number_floats(assignment, cells)
+        for _, cell in cells:  # the HTML page prints the numbers LaTeX gives the floats
+            for output in cell.get("outputs", []):
+                bundle = output.get("metadata", {}).get("bundle", {})
+                if bundle.get("kind") in numbers and bundle.get("key") in numbers[bundle["kind"]]:
+                    bundle["number"] = numbers[bundle["kind"]][bundle["key"]]
         for name, cell in cells:
             if cell.cell_type == "markdown":
                 where = _shown(paths.NOTEBOOK_DIR / assignment / f"{name}.ipynb")
@@ -617,10 +622,11 @@ def _pdf_key(assignment: str, profile: str) -> str:
     means the PDF on disk is current and is not rebuilt."""
     digest = hashlib.sha256(repr((profile, ASSIGNMENTS[assignment])).encode())
     sources = [_executed_path(f"{assignment}/{name}") for name in ASSIGNMENTS[assignment].notebooks]
-    sources += sorted(paths.TEMPLATE_DIR.glob("*.j2")) + [
+    sources += sorted(p for p in paths.TEMPLATE_DIR.rglob("*") if p.is_file()) + [
         paths.ROOT / "student.toml",
         Path(__file__),
         paths.LIB_DIR / "report.py",
+        paths.LIB_DIR / "html_report.py",
     ]
     for source in sources:
         digest.update(source.read_bytes() if source.exists() else b"missing")
@@ -656,15 +662,16 @@ HEAVY_FIRST = (
 
 def _build_pdf(assignment: str, profile: str, force: bool) -> tuple[float, str]:
     pdf_start = time.perf_counter()
-    target = paths.report_dir() / f"{assignment}.pdf"
+    target, page = paths.report_dir() / f"{assignment}.pdf", paths.report_dir() / f"{assignment}.html"
     stamp, key = paths.report_dir() / assignment / ".pdf-stamp", _pdf_key(assignment, profile)
-    if force or not target.exists() or not stamp.exists() or stamp.read_text() != key:
+    if force or not target.exists() or not page.exists() or not stamp.exists() or stamp.read_text() != key:
         merged = merge(assignment, profile)
         _write_notebook_atomically(merged, paths.report_dir() / f"{assignment}.ipynb")  # one notebook for graders
         export_pdf(merged, target)
+        size = html_report.export_html(merged, page)
         stamp.write_text(key)
         status = "built"
-        print(f"build: wrote {target}", flush=True)
+        print(f"build: wrote {target} and {page.name} ({size / 1e6:.1f} MB)", flush=True)
     else:
         status = "reused"
         print(f"build: {target} is up to date", flush=True)
@@ -806,6 +813,7 @@ def report(
         "pdf_status": pdf_status,
     }
     (paths.report_dir() / "build-times.json").write_text(json.dumps(times, indent=2) + "\n")
+    html_report.write_index({a: spec.title for a, spec in ASSIGNMENTS.items()})
     if failed:  # the first failure of each assignment, one line (the others' PDFs were built)
         raise BuildError("; ".join(failed.values()))
     return [paths.report_dir() / f"{a}.pdf" for a in assignments]

@@ -11,11 +11,13 @@ import subprocess
 import sys
 import time
 import unicodedata
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from lib import build, params, paths
+from lib.report import GLUE_MIMETYPE
 
 
 def run_build(*args: str) -> subprocess.CompletedProcess:
@@ -113,6 +115,140 @@ def test_pdf_hides_code_and_parameter_cells(smoke_build, bundle_dirs, assignment
     text = pdf_text(bundle_dirs["report"] / f"{assignment}.pdf")
     for code in ("cfg = resolve(", "notebook.setup(", "from lib", 'profile = "full"', "write_metrics(", "report.glue("):
         assert code not in text, f"code cell source {code!r} leaked into {assignment}.pdf"
+
+
+# --- the HTML reports, in a real browser ---------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+RAW_MATH = re.compile(r"(?<!\\)\$[^$\s][^$]*?\$|\\\(|\\\[")  # TeX that MathJax left as text
+BROWSER_CHECKS = """() => {
+  const main = document.querySelector('main') || document.body;
+  const clone = main.cloneNode(true);
+  clone.querySelectorAll('details, pre, code, mjx-container, script, style').forEach(e => e.remove());
+  const images = [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt || i.src.slice(0, 60));
+  const toc = [...document.querySelectorAll('nav.bundle-toc a')].map(a => {
+    const id = a.getAttribute('href').slice(1);
+    const target = document.getElementById(id) || document.getElementById(decodeURIComponent(id));
+    return target && /^H[1-6]$/.test(target.tagName) ? null : a.getAttribute('href');
+  }).filter(x => x);
+  return {text: clone.innerText, images, numImages: document.images.length, badToc: toc,
+          tocLinks: document.querySelectorAll('nav.bundle-toc a').length,
+          formulas: document.querySelectorAll('mjx-container').length,
+          codeOpen: [...document.querySelectorAll('details.bundle-code')].filter(d => d.open).length,
+          links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))};
+}"""
+
+
+def _open_in_chromium(browser, page_path: Path, screenshot: Path) -> tuple[dict, list[str]]:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def offline(route):  # a report must not need the network: any such request is an error
+        if route.request.url.startswith(("file:", "data:", "about:")):
+            route.continue_()
+        else:
+            errors.append(f"network request {route.request.url}")
+            route.abort()
+
+    page.route("**/*", offline)
+    page.goto(page_path.as_uri(), wait_until="load")
+    if page_path.name != "index.html":  # typesetting is asynchronous: wait for MathJax to finish
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000)
+        page.evaluate("() => MathJax.startup.promise")
+    found = page.evaluate(BROWSER_CHECKS)
+    page.screenshot(path=str(screenshot))
+    page.close()
+    return found, errors
+
+
+def test_html_reports_render_in_chromium(smoke_build, bundle_dirs):
+    """index.html and each report open from disk with no console error or network request,
+    every image decodes, every contents link lands on a heading, MathJax typeset all math,
+    code is folded, and each page stays under 15 MB."""
+    assert smoke_build[0].returncode == 0, smoke_build[0].stderr[-2000:]
+    assert CHROMIUM, "no chromium on PATH; fix: make browser (Playwright drives Debian's chromium)"
+    from playwright.sync_api import sync_playwright
+
+    report = bundle_dirs["report"]
+    started = time.time()
+    shots = paths.ROOT / "report" / "screenshots"  # the first screen of each page, for a person to look at (not committed)
+    shots.mkdir(parents=True, exist_ok=True)
+    pages = [report / "index.html"] + [report / f"{a}.html" for a in build.ASSIGNMENTS]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for page_path in pages:
+                assert page_path.is_file() and page_path.stat().st_size <= 15_000_000, page_path
+                found, errors = _open_in_chromium(browser, page_path, shots / f"smoke-{page_path.stem}.png")
+                assert not errors, f"{page_path.name}: {errors[:3]}"
+                assert not found["images"], f"{page_path.name}: images that do not decode: {found['images'][:3]}"
+                if page_path.name == "index.html":
+                    for href in found["links"]:
+                        assert (report / href).exists(), f"index.html links to missing {href}"
+                    assert all(f"{a}.html" in found["links"] and f"{a}.pdf" in found["links"] for a in build.ASSIGNMENTS)
+                    continue
+                assert found["tocLinks"] >= len(build.ASSIGNMENTS[page_path.stem].notebooks), page_path.name
+                assert not found["badToc"], f"{page_path.name}: contents links without a heading: {found['badToc'][:3]}"
+                assert found["formulas"] > 0 and found["numImages"] > 0, page_path.name
+                leftover = RAW_MATH.findall(found["text"])
+                assert not leftover, f"{page_path.name}: math MathJax did not typeset: {leftover[:3]}"
+                assert found["codeOpen"] == 0, f"{page_path.name}: code is not folded"
+        finally:
+            browser.close()
+    assert all((shots / f"smoke-{p.stem}.png").stat().st_mtime >= started for p in pages)  # written by this run
+
+
+@pytest.mark.parametrize("assignment", [a for a, spec in build.ASSIGNMENTS.items() if spec.clean_pdf])
+def test_html_report_numbers_figures_and_tables_like_the_pdf(smoke_build, bundle_dirs, assignment):
+    page = (bundle_dirs["report"] / f"{assignment}.html").read_text()
+    merged = nbformat.read(bundle_dirs["report"] / f"{assignment}.ipynb", as_version=4)
+    counts = {"figure": 0, "table": 0}
+    for cell in merged.cells:
+        for output in cell.get("outputs", []):
+            kind = output.get("metadata", {}).get("bundle", {}).get("kind")
+            if kind in counts:
+                counts[kind] += 1
+    assert counts["figure"] and counts["table"]
+    for kind, count in counts.items():
+        label = kind.capitalize()
+        assert f"<b>{label} {count}:</b>" in page and f"<b>{label} {count + 1}:</b>" not in page
+    pdf = squash(pdf_text(bundle_dirs["report"] / f"{assignment}.pdf"))
+    assert squash(f"Figure {counts['figure']}:") in pdf and squash(f"Table {counts['table']}:") in pdf
+    assert "cache: " not in page and "-&gt; OK" not in page  # the same pipeline output removed as in the PDF
+
+
+# One quick notebook per assignment: re-run top to bottom as a grader would in Jupyter.
+RERUN = ("nn4i_ex2/q3_decorrelation", "cpsc663_ex2/p4_cnn", "idl_ex3/p3_interpolation")
+
+
+def _shown_values(notebook: nbformat.NotebookNode) -> list[str]:
+    """What a notebook shows that must not change on a re-run: glued values and tables."""
+    shown = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            for mime in (GLUE_MIMETYPE, "text/markdown", "text/latex"):
+                if mime in data:
+                    shown.append(json.dumps(data[mime], sort_keys=True))
+    return shown
+
+
+@pytest.mark.parametrize("notebook_id", RERUN)
+def test_executed_notebook_reruns_in_jupyter_from_the_cache(smoke_build, bundle_dirs, notebook_id, tmp_path, monkeypatch):
+    """A grader opens an executed smoke notebook and runs it top to bottom (nbclient, not the
+    build): same glued values and tables, every model loaded from the build's cache, none trained."""
+    from nbclient import NotebookClient
+
+    assert smoke_build[0].returncode == 0
+    monkeypatch.setenv("BUNDLE_REPORT_DIR", str(tmp_path / "report"))  # its metrics and model files go here, not over the build's
+    executed = nbformat.read(bundle_dirs["report"] / f"{notebook_id}.ipynb", as_version=4)
+    rerun = nbformat.read(bundle_dirs["report"] / f"{notebook_id}.ipynb", as_version=4)
+    NotebookClient(rerun, kernel_name=build.KERNEL_NAME, timeout=600, resources={"metadata": {"path": str(paths.ROOT)}}).execute()
+    streams = "".join(o.get("text", "") for c in rerun.cells for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    assert "cache: trained" not in streams and "cache: loaded" in streams
+    assert _shown_values(rerun) == _shown_values(executed)
 
 
 def test_rebuild_reuses_everything(smoke_build, bundle_dirs):
@@ -231,6 +367,8 @@ def test_ctrl_c_stops_a_parallel_build_and_keeps_its_outputs(smoke_build, bundle
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, as a terminal gives it
+        # a terminal's Ctrl-C handling, also when the tests run in a background job (which ignores SIGINT)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     started, lines = [], []
     for line in child.stdout:
