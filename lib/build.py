@@ -813,7 +813,7 @@ def report(
         "pdf_status": pdf_status,
     }
     (paths.report_dir() / "build-times.json").write_text(json.dumps(times, indent=2) + "\n")
-    html_report.write_index({a: spec.title for a, spec in ASSIGNMENTS.items()})
+    html_report.write_index(ASSIGNMENTS)
     if failed:  # the first failure of each assignment, one line (the others' PDFs were built)
         raise BuildError("; ".join(failed.values()))
     return [paths.report_dir() / f"{a}.pdf" for a in assignments]

@@ -111,16 +111,18 @@ def _link(path: Path, text: str) -> str:
     return f'<a href="{html.escape(relative)}">{html.escape(text)}</a>'
 
 
-def write_index(assignments: dict[str, str]) -> Path:
-    """``report/index.html``: per assignment (id -> title) its HTML and PDF report, executed
-    notebooks and metrics; then the last build's table."""
+def write_index(assignments: dict) -> Path:
+    """``report/index.html``: per assignment (id -> its spec, with ``title`` and ``notebooks`` in
+    report order) its HTML and PDF report, executed notebooks and metrics; then the last build's table."""
     report = paths.report_dir()
     sections = []
-    for assignment, title in assignments.items():
+    for assignment, spec in assignments.items():
+        title, order = spec.title, list(spec.notebooks)
         reports = [_link(report / f"{assignment}.{ext}", label) for ext, label in (("html", "HTML report"), ("pdf", "PDF report"))
                    if (report / f"{assignment}.{ext}").exists()]  # fmt: skip
-        notebooks = [_link(p, p.stem) for p in sorted((report / assignment).glob("*.ipynb"))]
-        metrics = [_link(p, p.stem) for p in sorted((report / assignment / "metrics").glob("*.json"))]
+        notebooks = [_link(report / assignment / f"{n}.ipynb", n) for n in order if (report / assignment / f"{n}.ipynb").exists()]
+        metrics = [_link(report / assignment / "metrics" / f"{n}.json", n) for n in order
+                   if (report / assignment / "metrics" / f"{n}.json").exists()]  # fmt: skip
         sections.append(
             f"<section><h2>{html.escape(title)} <small>({assignment})</small></h2>"
             f"<p>{' · '.join(reports) or 'not built yet'}</p>"
