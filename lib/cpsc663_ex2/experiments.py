@@ -145,12 +145,11 @@ def p4_seed_rows(result: P4Result) -> list[list]:
 
 
 def p4_pairs(result: P4Result, top: int = 6) -> list[tuple[int, int]]:
-    """The ``top`` most confused pairs of digits, each once, in its more frequent direction."""
-    pairs: list[tuple[int, int]] = []
-    for t, p, _ in analysis.most_confused_pairs(result.summed, 90):
-        if (p, t) not in pairs and len(pairs) < top:
-            pairs.append((t, p))
-    return pairs
+    """The ``top`` most confused pairs of digits by both directions together, each written
+    in its more frequent direction (true, predicted)."""
+    m = result.summed
+    pairs = [(a, b) if m[a, b] >= m[b, a] else (b, a) for a in range(10) for b in range(a + 1, 10)]
+    return sorted(pairs, key=lambda pair: -(m[pair] + m[pair[::-1]]))[:top]
 
 
 def p4_pair_rows(result: P4Result) -> list[list]:
@@ -164,7 +163,7 @@ def p4_pair_rows(result: P4Result) -> list[list]:
 
 
 def p4_summary(result: P4Result) -> dict[str, str]:
-    (t, p), *_ = p4_pairs(result)
+    t, p, _ = analysis.most_confused_pairs(result.summed, 1)[0]
     forward = [int(result.matrices[s][t, p]) for s in result.seeds]
     backward = [int(result.matrices[s][p, t]) for s in result.seeds]
     more = sum(f > b for f, b in zip(forward, backward, strict=True))
@@ -182,7 +181,7 @@ def p4_summary(result: P4Result) -> dict[str, str]:
         "top_reverse_count": str(sum(backward)),
         "top_per_seed": ", ".join(map(str, forward)),
         "top_reverse_per_seed": ", ".join(map(str, backward)),
-        "top_direction_seeds": f"{more} of {len(result.seeds)}",
+        "top_direction_seeds": "in every seed" if more == len(result.seeds) else f"in {more} of {len(result.seeds)} seeds",
         "hardest_digits": ", ".join(f"{d} ({_percent(error[d])})" for d in order[:3]),
         "confused_pairs": ", ".join(f"{t} and {p} ({result.summed[t, p] + result.summed[p, t]})" for t, p in p4_pairs(result)),
         "accuracy_epoch1": format_mean_sd([result.histories[s]["test_accuracy"][0] for s in result.seeds], 100, "%"),
@@ -315,9 +314,9 @@ def _score(model, test_x, test_y, neighbours, judge, device) -> tuple[float, flo
 
 
 def separation(runs: dict[int, AEScores], separate: float = 0.9, mixed: float = 0.6) -> tuple[str, str]:
-    """Digits whose 5-NN accuracy in the code plane (summed over seeds) is at least ``separate``
-    (a region of their own), and those below ``mixed`` (lost among others)."""
-    per_digit = _per_digit(sum(s.knn_matrix for s in runs.values()))
+    """For the first training seed (the one the figures plot): the digits whose 5-NN accuracy
+    in the code plane is at least ``separate`` (a region of their own), and those below ``mixed``."""
+    per_digit = _per_digit(runs[min(runs)].knn_matrix)
     return tuple(_digits([d for d in range(10) if keep(per_digit[d])]) for keep in (lambda a: a >= separate, lambda a: a < mixed))
 
 
@@ -460,10 +459,10 @@ def p5_reconstruction_figure(result: P5Result) -> plt.Figure:
 
 
 def p5_embedding_figure(result: P5Result) -> plt.Figure:
-    fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.5))
     embedding(result.codes, result.labels, "(a) 2-D auto-encoder", axes[0])
     embedding(result.pca_codes, result.labels, "(b) PCA, first 2 components", axes[1], legend=False)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
 
 
@@ -518,8 +517,9 @@ def embedding(codes: np.ndarray, labels: np.ndarray, title: str, ax: plt.Axes, l
     low, high = _view(codes)
     ax.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), title=title, xlabel="$z_1$", ylabel="$z_2$")
     ax.tick_params(labelsize=8)
-    if legend:
-        ax.legend(markerscale=5, fontsize=7, title="digit", title_fontsize=7, loc="best", ncol=2)
+    if legend:  # one legend under the whole figure, off the data
+        ax.get_figure().legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=10, markerscale=6, fontsize=8,
+                               title="digit", title_fontsize=8, frameon=False)  # fmt: skip
 
 
 # --- Problem 6 ---------------------------------------------------------------------------
@@ -713,15 +713,15 @@ def p6_reconstruction_figure(result: P6Result) -> plt.Figure:
 
 
 def p6_embedding_figure(result: P6Result) -> plt.Figure:
-    fig, axes = plt.subplots(2, 2, figsize=(6.6, 6.0))
+    fig, axes = plt.subplots(2, 2, figsize=(6.4, 6.4))
     for i, (ax, variant) in enumerate(zip(axes.flat, CONV_VARIANTS, strict=True)):
         embedding(result.codes[variant], result.labels, f"({'abcd'[i]}) {VARIANT_NAMES[variant]}", ax, legend=i == 0)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
 def p6_curve_figure(result: P6Result) -> plt.Figure:
-    fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.6), sharey=True)
     for ax, variants, title in ((axes[0], ("6.1", "6.2"), "(a) trained on clean images"),
                                 (axes[1], ("6.3", "6.3 skips"), "(b) denoising (6.3), noisy inputs")):  # fmt: skip
         for variant, marker in zip(variants, "os", strict=True):
@@ -729,7 +729,8 @@ def p6_curve_figure(result: P6Result) -> plt.Figure:
             _band(ax, [s.history["train_mse"] for s in runs], f"{VARIANT_NAMES[variant]}, train", f"-{marker}")
             _band(ax, [s.history["test_mse"] for s in runs], f"{VARIANT_NAMES[variant]}, test", f"--{marker}")
         ax.set(title=title, xlabel="epoch", yscale="log")
-        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=8)
+        ax.legend(fontsize=7.5, loc="upper right")
     axes[0].set_ylabel("per-pixel MSE (log scale)")
     fig.tight_layout()
     return fig
