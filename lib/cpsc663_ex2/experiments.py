@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lib import analysis, judging, plots, zoo
+from lib import analysis, judging, plots, train, zoo
 from lib.analysis import format_mean_sd, mean_std
 from lib.cpsc663_ex2 import P4Settings, P5Settings, P6Settings
 from lib.cpsc663_ex2.models import (
@@ -59,6 +59,9 @@ def all_recipes(profile: str) -> list:
     return cnn_recipes(p4) + mlp_recipes(p5) + linear_recipes(p5) + [r for rs in conv_recipes(p6).values() for r in rs]
 
 
+_mse = train.evaluate_mse_plain  # per-pixel MSE of model(inputs) against the clean images
+
+
 def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
@@ -67,10 +70,6 @@ def _percent(value: float) -> str:
 def _codes_of(model: nn.Module, images: torch.Tensor, device: torch.device) -> np.ndarray:
     model.eval()
     return torch.cat([model.encode(images[i : i + 1000].to(device)).cpu() for i in range(0, len(images), 1000)]).numpy()
-
-
-def _mse(model: nn.Module, targets: torch.Tensor, device: torch.device, inputs: torch.Tensor | None = None) -> float:
-    return torch.mean((predict(model, targets if inputs is None else inputs, device) - targets) ** 2).item()
 
 
 def _reading_matrix(judge: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> np.ndarray:
