@@ -41,7 +41,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402
 
-from lib import cpsc663_ex2, html_report, nn4i_ex2, params, paths  # noqa: E402
+from lib import cpsc663_ex2, html_report, idl_ex3, nn4i_ex2, params, paths  # noqa: E402
 from lib.report import GLUE_MIMETYPE, NAME_PATTERN, latex_cell, latex_escape  # noqa: E402
 
 KERNEL_NAME = "mnist-bundle"
@@ -64,11 +64,7 @@ class Assignment:
 
 ASSIGNMENTS: dict[str, Assignment] = {
     "nn4i_ex2": Assignment(nn4i_ex2.TITLE, nn4i_ex2.SUBTITLE, nn4i_ex2.NOTEBOOKS, clean_pdf=True),
-    "idl_ex3": Assignment(
-        title="Intro to Deep Learning - Exercise 3",
-        subtitle="Transfer learning and GANs in the latent space of a denoising auto-encoder (MNIST)",
-        notebooks=("00_theory", "p1_transfer", "p2_latent_gan", "p3_interpolation", "p4_conditional_gan"),
-    ),
+    "idl_ex3": Assignment(idl_ex3.TITLE, idl_ex3.SUBTITLE, idl_ex3.NOTEBOOKS, clean_pdf=True, numbered_sections=False),
     "cpsc663_ex2": Assignment(
         cpsc663_ex2.TITLE, cpsc663_ex2.SUBTITLE, cpsc663_ex2.NOTEBOOKS, clean_pdf=True, numbered_sections=False
     ),
@@ -400,20 +396,19 @@ def _markdown_text(text: str) -> str:
 
 def provenance_cells(assignment: str, profile: str, built: str) -> list[nbformat.NotebookNode]:
     """The appendix at the end of every PDF: what built it, where the seeds are, on what machine."""
-    metrics = _shown(paths.report_dir() / assignment / "metrics")
     cores = os.cpu_count() or 1
     lines = [
         "# Provenance",
         "",
-        "Every number and figure in this document was produced by the code that ran in this build:",
-        "",
-        f"- Settings profile: `{profile}`; built {built}; source revision `{_git_commit()}`.",
-        f"- Seeds and settings: each notebook's settings (training seeds and other random draws) and headline numbers are "
-        f"in `{metrics}/<notebook>.json`.",
-        f"- Hardware and software: {_markdown_text(_cpu_model())} ({cores} {'core' if cores == 1 else 'cores'}), "
-        f"PyTorch {_markdown_text(_package_version('torch'))}, "
-        f"{_markdown_text(os.environ.get('BUNDLE_PRECISION', 'float32'))} arithmetic.",
+        f"Every number, figure and table in this document was computed by the code when the document was built, on "
+        f"{built}, from source revision `{_git_commit()}`, on {_markdown_text(_cpu_model())} ({cores} "
+        f"{'core' if cores == 1 else 'cores'}) with PyTorch {_markdown_text(_package_version('torch'))} in "
+        f"{_markdown_text(os.environ.get('BUNDLE_PRECISION', 'float32'))} arithmetic. The settings of each part, its "
+        "training seeds among them, and its numbers are also stored, as JSON, beside its executed notebook.",
     ]
+    if profile != "full":
+        lines += ["", f"This is a `{profile}` build: its models are trained far less than the report's, so its numbers "
+                  "are not the report's."]  # fmt: skip
     return [
         # Figures and tables still waiting for room are placed before the appendix starts.
         nbformat.v4.new_raw_cell("\\FloatBarrier\n\\appendix", metadata={"raw_mimetype": "text/latex"}),

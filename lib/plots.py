@@ -186,17 +186,25 @@ def _layer_words(module: torch.nn.Module) -> str:
         return f"max pool {k}×{k}"
     if isinstance(module, torch.nn.Upsample):
         return f"upsample ×{module.scale_factor:g} ({module.mode})"
+    if isinstance(module, torch.nn.ZeroPad2d):
+        left, right, top, bottom = module.padding
+        if left == right == top == bottom:
+            return f"zero-pad {left} px"
+        sides = (("left", left), ("right", right), ("top", top), ("bottom", bottom))
+        return "zero-pad " + ", ".join(f"{side} {size}" for side, size in sides if size) + " px"
     if isinstance(module, torch.nn.Unflatten):
         return "reshape to " + "×".join(str(size) for size in module.unflattened_size)
     if isinstance(module, torch.nn.Dropout):
         return f"dropout {module.p:g}"
-    return {"Sigmoid": "sigmoid", "Tanh": "tanh", "Flatten": "flatten"}.get(type(module).__name__, type(module).__name__)
+    words = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Flatten": "flatten", "Standardize": "standardise (fixed)"}
+    return words.get(type(module).__name__, type(module).__name__)
 
 
-# Layers that start a row of the layer table; an upsampling layer (or whatever comes before
+# Layers that start a row of the layer table; an upsampling or padding layer (or whatever comes before
 # the first of them) opens the row of the layer that follows it, everything else joins the
 # row of the layer before it.
 _ROW_LAYERS = (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)
+_OPENING_LAYERS = (torch.nn.Upsample, torch.nn.ZeroPad2d)  # they belong to the layer they feed
 
 
 def architecture_rows(model: torch.nn.Module, input_shape: tuple[int, ...]) -> list[list]:
@@ -214,7 +222,7 @@ def architecture_rows(model: torch.nn.Module, input_shape: tuple[int, ...]) -> l
         def record(m, _inputs, output, part=part):
             shape = "×".join(str(size) for size in output.shape[1:])
             params = sum(p.numel() for p in m.parameters())
-            if isinstance(m, torch.nn.Upsample) or not (rows or isinstance(m, _ROW_LAYERS)):
+            if isinstance(m, _OPENING_LAYERS) or not (rows or isinstance(m, _ROW_LAYERS)):
                 pending.append(_layer_words(m))
             elif isinstance(m, _ROW_LAYERS):
                 rows.append([part, ", ".join([*pending, _layer_words(m)]), shape, params])

@@ -19,6 +19,9 @@ from lib.params import ParameterError
 PROFILES = ("full", "quick", "smoke")
 MAX_EPOCHS = 1000  # far above any setting here; stops a typo such as 10**9 from running for ever
 MAX_SEED = 2**32 - 1  # numpy's seed range
+# A balanced labelled set takes as many images of every digit: MNIST's training split has
+# 5,421 fives, its rarest digit, so at most 10 x 5,421 labels.
+MAX_BALANCED_LABELS = 54210
 
 
 def _distinct(values: list) -> list:

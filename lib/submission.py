@@ -102,37 +102,10 @@ def cpsc663_ex2() -> Path:
 
 
 def idl_ex3() -> Path:
-    """``dist/idl_ex3/``: the PDF, the executed notebooks, the saved generators (with the
-    decoder they need) and ``lib/``, plus a README saying how to sample from them."""
-    who = _identity(("name",))
-    pdf = _require_pdf("idl_ex3")
-    model_dir = paths.exported_models_dir("idl_ex3")
-    saved = sorted(model_dir.glob("*.pt")) if model_dir.is_dir() else []
-    if not saved:
-        raise build.BuildError(f"{model_dir} holds no saved models; fix: run `make report` first")
-    readme = (
-        f"Intro to Deep Learning, Exercise 3 - {who['name']}\n\n"
-        "idl_ex3.pdf: the report (theory and practical parts).\n"
-        "notebooks/: the executed notebooks, in report order.\n"
-        "models/: the trained generators and the auto-encoder decoder they need; load them with\n"
-        "  from lib.gan import load_sampler; sample = load_sampler('models/<file>.pt'); images = sample(16)\n"
-        "lib/: the code the notebooks call.\n"
-    )
+    """idl_ex3's folder; the layout lives in its assignment package."""
+    from lib.idl_ex3 import hand_in
 
-    def fill(folder: Path) -> None:
-        shutil.copy2(pdf, folder / "idl_ex3.pdf")
-        (folder / "README.txt").write_text(readme)
-        (folder / "notebooks").mkdir()
-        for i, name in enumerate(build.ASSIGNMENTS["idl_ex3"].notebooks):
-            executed = paths.report_dir() / "idl_ex3" / f"{name}.ipynb"
-            shutil.copy2(
-                executed if executed.exists() else paths.NOTEBOOK_DIR / "idl_ex3" / f"{name}.ipynb",
-                folder / "notebooks" / f"{i}_{name}.ipynb",
-            )
-        shutil.copytree(model_dir, folder / "models")
-        _copy_lib(folder / "lib")
-
-    return _swap_in_folder(dist_dir() / "idl_ex3", fill)
+    return hand_in.package()
 
 
 PACKAGERS = {"nn4i_ex2": nn4i_ex2, "cpsc663_ex2": cpsc663_ex2, "idl_ex3": idl_ex3}

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lib import gan, models, train
+from lib import train
+from lib.idl_ex3 import gan
+from lib.idl_ex3.autoencoder import CourseAutoencoder, CourseDecoder, CourseEncoder
 
 
 def test_course_autoencoder_shapes():
-    model = models.CourseAutoencoder()
+    model = CourseAutoencoder()
     images = torch.rand(3, 1, 32, 32)
     features = model.encoder.features(images)
     assert features.shape == (3, 96, 2, 2)  # 32 -> 16 -> 8 -> 4 -> 2, flatten to 384
@@ -21,13 +23,13 @@ def test_course_autoencoder_shapes():
 
 
 def test_course_encoder_matches_the_handout():
-    encoder = models.CourseEncoder()
+    encoder = CourseEncoder()
     convs = [m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [c.out_channels for c in convs] == [16, 32, 64, 96]
     assert [c.kernel_size for c in convs] == [(4, 4), (3, 3), (3, 3), (3, 3)]
     assert all(c.stride == (2, 2) for c in convs)
     assert encoder.to_latent.in_features == 384 and encoder.to_latent.out_features == 64
-    decoder = models.CourseDecoder()
+    decoder = CourseDecoder()
     ups = [m for m in decoder.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
     assert [u.out_channels for u in ups] == [64, 32, 16, 1]
     assert isinstance(list(decoder.modules())[-1], torch.nn.Sigmoid)
@@ -74,7 +76,7 @@ def test_gan_trains_one_epoch_and_sampler_round_trips(tmp_path, capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[tiny]")]
     assert len(lines) == 2 and len(history["d_loss"]) == 2
     assert torch.allclose(generator.code_mean, codes.mean(0))
-    decoder = models.CourseDecoder(latent_dim=8, channels=(2, 2, 2, 4))
+    decoder = CourseDecoder(latent_dim=8, channels=(2, 2, 2, 4))
     path = gan.save_sampler(tmp_path / "g.pt", generator, decoder, {"latent_dim": 8, "channels": (2, 2, 2, 4)})
     sample = gan.load_sampler(path)
     images = sample(6, labels=[1] * 6, seed=3)

@@ -37,21 +37,15 @@ def test_parameters_cell_matches_spec(path):
     names = [t.id for node in ast.parse(tagged[0].source).body for t in node.targets]  # simple assignments only
     assert len(names) == len(set(names)), f"{path}: the parameters cell sets a name twice"
     settings = params.settings_for(notebook_id(path))
-    if settings is not None:  # an assignment on pydantic settings (nn4i_ex2, cpsc663_ex2)
-        expected = [*params.COMMON, *settings.parameter_names()]
-        assert sorted(names) == sorted(expected), f"{path}: parameters cell and {settings.__name__} disagree"
-    else:
-        spec = params.spec_for(notebook_id(path))
-        assert sorted(names) == sorted([*params.COMMON, *spec]), f"{path}: parameters cell and lib/params.py SPECS disagree"
+    assert settings is not None, f"{path}: its assignment package declares no settings class for it"
+    expected = [*params.COMMON, *settings.parameter_names()]
+    assert sorted(names) == sorted(expected), f"{path}: parameters cell and {settings.__name__} disagree"
 
 
-SETTINGS_ASSIGNMENTS = ("nn4i_ex2", "cpsc663_ex2")  # the assignments on pydantic settings
-
-
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name in SETTINGS_ASSIGNMENTS], ids=notebook_id)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
 def test_parameters_default_to_the_profile(path):
-    """Every parameter of an assignment on pydantic settings is None in the committed cell (the
-    profile decides), and the cell resolves to valid settings as it stands."""
+    """Every parameter is None in the committed cell (the profile decides), and the cell
+    resolves to valid settings as it stands."""
     nb = nbformat.read(path, as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     values = {t.id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body for t in node.targets}
@@ -134,7 +128,7 @@ def test_count_reads_singular_and_plural():
     assert COUNTED_NOUN.search('f"after {cfg.num_epochs} epochs"') and not COUNTED_NOUN.search('f"after {n} images"')
 
 
-# The practical notebooks of nn4i_ex2 and cpsc663_ex2 are drivers: settings, one call per
+# The practical notebooks of every assignment are drivers: settings, one call per
 # question or problem, glue, figures.  Models, loops and analysis live in lib/<assignment>
 # (the theory notebooks hold their own checks, cpsc663_ex2's bonus notebook its own small one).
 MAX_DRIVER_LINES = 80
@@ -142,6 +136,7 @@ DEFINITION = re.compile(r"(async\s+)?(def|class)\s")
 DRIVER_NOTEBOOKS = {
     "nn4i_ex2": ("q1_autoencoding", "q2_interpolation", "q3_decorrelation", "q4_transfer"),
     "cpsc663_ex2": ("p4_cnn", "p5_autoencoders", "p6_conv_autoencoders"),
+    "idl_ex3": ("p1_transfer", "p2_latent_gan", "p3_interpolation", "p4_conditional_gan"),
 }
 DRIVERS = [paths.NOTEBOOK_DIR / assignment / f"{name}.ipynb" for assignment, names in DRIVER_NOTEBOOKS.items() for name in names]
 

@@ -195,7 +195,7 @@ def test_clean_merge_keeps_figures_and_tables_numbers_them_and_fills_placeholder
     prose = [cell.source for cell in merged.cells if cell.cell_type == "markdown"]
     assert prose[0] == "# A\n\nMSE 0.0114 ± 0.0002 over 3 runs; Figures 1, 2."
     assert prose[1] == "# B\n\n$\\mathrm{MSE} = 0.0114 ± 0.0002$ (B's own), Figure 4, Table 2, 1"
-    assert prose[2].startswith("# Provenance") and "Every number and figure in this document" in prose[2]
+    assert prose[2].startswith("# Provenance") and "Every number, figure and table in this document" in prose[2]
     assert [c.source for c in merged.cells if c.cell_type == "raw"] == ["\\FloatBarrier\n\\bigskip", "\\FloatBarrier\n\\appendix"]
     assert "title" in merged.metadata and "build_lines" not in merged.metadata
 
@@ -303,7 +303,7 @@ def test_pdf_numbers_figures_and_tables_as_the_prose_does(pdfs):
         assert pipeline not in text
     assert "A Provenance" in pdf_pages(pdfs["latin"])[1]  # an appendix, in the contents
     assert text.rindex("Provenance") > text.index("Table 2:")  # after the last float
-    assert "Every number and figure in this document was produced by the code that ran in this build" in text
+    assert "Every number, figure and table in this document was computed by the code" in " ".join(text.split())
 
 
 @needs_tex

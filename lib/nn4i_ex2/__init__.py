@@ -12,12 +12,11 @@ from typing import Annotated
 
 from pydantic import Field
 
-from lib.settings import MAX_SEED, NotebookSettings, sweep
+from lib.settings import MAX_BALANCED_LABELS, MAX_SEED, NotebookSettings, sweep
 
 TITLE = "Neural Networks for Images 2023 - Exercise 2"
 SUBTITLE = "Auto-encoding, interpolation, decorrelation and transfer learning on MNIST"
 NOTEBOOKS = ("00_theory", "q1_autoencoding", "q2_interpolation", "q3_decorrelation", "q4_transfer")
-MAX_BALANCED_LABELS = 54210  # 10 x the 5,421 fives, MNIST's rarest training digit
 
 
 class TheorySettings(NotebookSettings):

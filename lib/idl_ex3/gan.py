@@ -1,4 +1,4 @@
-"""GANs in the latent space of a frozen auto-encoder (idl_ex3).
+"""GANs in the latent space of the frozen course auto-encoder (P2-P4 of idl_ex3).
 
 The generators map Gaussian noise to *codes* of the auto-encoder (in the code's own
 units); images are obtained by passing the codes through the frozen decoder.  Every
@@ -16,7 +16,8 @@ Generator output designs (``output=``):
 
 :func:`fit_gan` trains either kind (unconditional, or conditional with an auxiliary
 classifier) and :func:`save_sampler` / :func:`load_sampler` give a self-contained
-checkpoint (generator + decoder) that turns noise into images.
+checkpoint (generator + decoder) that turns noise into images.  :class:`GANRecipe` and
+:func:`latent_gan` give the cached trained GANs the notebooks share.
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib import models, paths, train
+from lib import cache, paths, train, zoo
 from lib.data import batch_indices
+from lib.idl_ex3.autoencoder import CourseAERecipe, CourseDecoder, course_autoencoder
 from lib.train import check_finite
+from lib.utils import seed_everything
 
 NUM_CLASSES = 10
 CHECKPOINT_FORMAT = "idl_ex3-latent-gan-sampler-v1"
@@ -291,9 +295,9 @@ def sample_images(
     return decode(decoder, sample_codes(generator, num, device, seed, labels), device)
 
 
-def save_sampler(path: Path, generator: LatentGenerator, decoder: models.CourseDecoder, decoder_args: dict) -> Path:
+def save_sampler(path: Path, generator: LatentGenerator, decoder: CourseDecoder, decoder_args: dict) -> Path:
     """Write a self-contained checkpoint (state dicts + constructor arguments of the
-    generator and of the :class:`~lib.models.CourseDecoder`) readable by :func:`load_sampler`."""
+    generator and of the :class:`~lib.CourseDecoder`) readable by :func:`load_sampler`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = {
@@ -332,7 +336,7 @@ def load_sampler(path: str | Path, device: str | torch.device = "cpu", image_siz
     generator.load_state_dict(checkpoint["generator_state"])
     decoder_args = dict(checkpoint["decoder_args"])
     decoder_args["channels"] = tuple(decoder_args.get("channels", (16, 32, 64, 96)))
-    decoder = models.CourseDecoder(**decoder_args)
+    decoder = CourseDecoder(**decoder_args)
     decoder.load_state_dict(checkpoint["decoder_state"])
     generator.to(device).eval()
     decoder.to(device).eval()
@@ -352,3 +356,69 @@ def load_sampler(path: str | Path, device: str | torch.device = "cpu", image_siz
     sample.conditional = conditional
     sample.noise_dim = generator.noise_dim
     return sample
+
+
+# --- the trained GANs the notebooks share ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GANRecipe:
+    """Everything that determines a trained latent GAN (besides its auto-encoder)."""
+
+    hidden_units: tuple[int, ...] = (128, 128)
+    output: str = "range"  # generator's last layer: "linear" or "range" (tanh scaled to the codes' range)
+    conditional: bool = False
+    disc_hidden_units: tuple[int, ...] = (128, 128)
+    noise_dim: int = 32  # the handout's 32
+    num_epochs: int = 8
+    batch_size: int = 128
+    learning_rate: float = 5e-4  # Adam, betas (0.5, 0.999), G and D
+    aux_weight: float = 1.0  # conditional only: weight of the auxiliary classification loss
+    mismatch_weight: float = 0.0  # conditional only: weight of D's real-code / wrong-label loss
+    seed: int = 0
+
+    def label(self) -> str:
+        kind = "conditional GAN" if self.conditional else "latent GAN"
+        return f"{kind} G{list(self.hidden_units)} {self.output} seed={self.seed}"
+
+
+GAN_EPOCHS = {"full": 8, "quick": 2, "smoke": 1}
+
+
+def gan_recipe(profile: str, output: str, seed: int = 0) -> GANRecipe:
+    """P2's unconditional GAN with generator output ``output`` (P3 reuses these)."""
+    return GANRecipe(output=output, num_epochs=GAN_EPOCHS[profile], seed=seed)
+
+
+def conditional_recipe(profile: str, seed: int = 0) -> GANRecipe:
+    """P4's conditional GAN: the label enters G as an embedding and D through a projection
+    term, an auxiliary classifier and real codes shown with wrong labels."""
+    return GANRecipe(output="range", conditional=True, num_epochs=GAN_EPOCHS[profile], mismatch_weight=2.0, seed=seed)
+
+
+def latent_gan(recipe: GANRecipe, ae_recipe: CourseAERecipe, device: torch.device, test_size: int = 10000):
+    """A GAN trained (once, cached) on the codes the course auto-encoder of ``ae_recipe``
+    gives its training images; returns ``(GANPair, history)`` in eval mode.  A conditional
+    recipe also uses the training labels."""
+
+    def build():
+        seed_everything(recipe.seed)
+        num_classes = NUM_CLASSES if recipe.conditional else 0
+        generator = LatentGenerator(recipe.noise_dim, ae_recipe.latent_dim, recipe.hidden_units, recipe.output, num_classes)
+        discriminator = LatentDiscriminator(ae_recipe.latent_dim, recipe.disc_hidden_units, num_classes)
+        return GANPair(generator, discriminator)
+
+    def fit(pair):
+        autoencoder, _ = course_autoencoder(ae_recipe, device, test_size)
+        train_x, train_y = zoo.mnist_images("train", ae_recipe.train_size)
+        codes = train.predict(autoencoder.encoder, train_x, device)  # (N, latent_dim), frozen encoder
+        return fit_gan(
+            pair, codes, train_y if recipe.conditional else None, num_epochs=recipe.num_epochs,
+            batch_size=recipe.batch_size, learning_rate=recipe.learning_rate, seed=recipe.seed, device=device,
+            name=recipe.label(), aux_weight=recipe.aux_weight, mismatch_weight=recipe.mismatch_weight,
+        )  # fmt: skip
+
+    config = {"gan": asdict(recipe), "autoencoder": {**asdict(ae_recipe), "test_size": test_size}}
+    kind = "conditional_latent_gan" if recipe.conditional else "latent_gan"
+    pair, history = cache.load_or_train(kind, config, build, fit, device, label=recipe.label())
+    return pair.eval(), history
