@@ -1,7 +1,7 @@
 """Scheme (d) of P1, beyond the handout: 50 labels, the frozen course encoder and the
 unlabelled training images, combined by label spreading and self-training.
 
-1. The 50 labels are spread (Zhou et al. 2004) over a k-nearest-neighbour graph of the
+1. The 50 labels are spread (Zhou et al., NIPS 2003) over a k-nearest-neighbour graph of the
    standardised codes of every unlabelled training image (the images the auto-encoder
    was trained on).
 2. A round: a small CNN (:class:`lib.models.DigitClassifier`) is trained from scratch on
