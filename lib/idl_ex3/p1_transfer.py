@@ -255,7 +255,7 @@ def architecture_rows(result: P1Result) -> list[list]:
         encoder = [row for row in layer_rows if row[0] == "encoder"]
         if encoder:
             params = sum(int(row[3].replace(",", "")) for row in encoder)
-            rows.append(["", "the course encoder: 4 stride-2 convolutions, fully connected 384 → 64", encoder[-1][2],
+            rows.append(["", "the course encoder (4 convolutions, fully connected 384 → 64)", encoder[-1][2],
                          f"{params:,}"])  # fmt: skip
         rows += [["", words, out, params] for part, words, out, params in layer_rows if part != "encoder"]
     return rows
@@ -273,7 +273,7 @@ def rounds_rows(result: P1Result) -> list[list]:
     kept = np.array([r["kept"] for r in result.rounds])
     rows = []
     for i, share in enumerate(shares):
-        graph = "codes of the frozen encoder" if i == 0 else f"CNN features of round {i}"
+        graph = "encoder codes" if i == 0 else f"CNN of round {i}"
         rows.append([i + 1, graph, _pct(spread[:, i]), f"{100 * share:.0f}% ({kept[:, i].mean():,.0f})", _pct(tests[:, i])])
     return rows
 
@@ -315,6 +315,7 @@ def summary(result: P1Result) -> dict[str, str]:
     out = {
         "ae_epochs": str(result.ae_recipe.num_epochs),
         "ae_train_size": f"{result.ae_recipe.train_size:,}",
+        "ae_lr": f"{result.ae_recipe.learning_rate:g}",
         "ae_test_bce": f"{h['test_bce'][-1]:.4f}",
         "ae_test_mse": f"{h['test_mse'][-1]:.4f}",
         "ae_third_epochs": str(max(1, len(h["test_mse"]) // 3)),
