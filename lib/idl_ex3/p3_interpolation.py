@@ -15,7 +15,7 @@ images (the auto-encoder's candidates) and noise seed ``NOISE_SEED + r``.
 
 Comparisons are paired (the same digit pairs and endpoint ranks): the difference of two path
 kinds is averaged per GAN training seed (its spread: sample sd over the seeds) and over all
-paths (its 95% interval: a bootstrap over the digit pairs, which every seed shares).  A
+paths (its 95% interval: a bootstrap over the GAN training seeds and the digit pairs).  A
 control walks the straight line between a GAN's own endpoint codes, to separate the effect
 of the endpoints from that of the path through the noise.
 """
@@ -308,9 +308,12 @@ def _bootstrap_index(num_pairs: int) -> np.ndarray:
 
 def _interval(values: np.ndarray) -> tuple[float, float, float]:
     """Mean of per-path ``values`` (GAN training seeds, P) over all paths and its 95% bootstrap
-    interval: the digit pairs are resampled (the same draw for every seed, which shares them)."""
+    interval: each draw resamples the GAN training seeds and the digit pairs (the same pairs for
+    every drawn seed, which shares them), so the interval holds the spread between trained GANs too."""
     values = values.astype(np.float64)
-    boot = values[:, _bootstrap_index(values.shape[1])].mean(axis=(0, 2))
+    pairs = _bootstrap_index(values.shape[1])
+    seeds = np.random.default_rng(BOOTSTRAP_SEED + 1).integers(len(values), size=(len(pairs), len(values)))
+    boot = np.array([values[seeds[b]][:, pairs[b]].mean() for b in range(len(pairs))])
     low, high = np.percentile(boot, [2.5, 97.5])
     return float(values.mean()), float(low), float(high)
 
@@ -318,7 +321,7 @@ def _interval(values: np.ndarray) -> tuple[float, float, float]:
 @dataclass
 class Difference:
     """A paired difference ``other - base``: mean, sample sd of the per-seed means over the GAN
-    training seeds, and a 95% interval (per-path measures: bootstrap over the digit pairs; FD,
+    training seeds, and a 95% interval (per-path measures: bootstrap over the seeds and the digit pairs; FD,
     one value per seed: Student's t over the seeds)."""
 
     mean: float
@@ -549,7 +552,8 @@ def difference_caption(r: P3Result) -> str:
     return (
         "Paired differences between path kinds (the same digit pairs and endpoint ranks; positive: the first has more; "
         f"pp: percentage points): mean ± sample sd over the {r.num_seeds} GAN training seeds; in brackets a 95% interval "
-        f"(3rd digit: bootstrap over the {r.cfg.num_scored_pairs} digit pairs; FD: Student's $t$ over the seeds)."
+        f"(3rd digit: bootstrap over the GAN training seeds and the {r.cfg.num_scored_pairs} digit pairs; FD: Student's $t$ "
+        "over the seeds)."
     )
 
 
@@ -738,7 +742,8 @@ def metrics(r: P3Result) -> dict:
         "judge_test_accuracy": r.judge_accuracy,
         "second_judge_test_accuracy": r.second_accuracy,
         "spread": f"per GAN training seed gan_seeds[r] (paired with test-image block r and noise seed {NOISE_SEED} + r); "
-        f"intervals: 95% bootstrap over the digit pairs ({BOOTSTRAP_DRAWS} draws, seed {BOOTSTRAP_SEED}); FD: Student's t",
+        f"intervals: 95% bootstrap over the GAN training seeds and the digit pairs ({BOOTSTRAP_DRAWS} draws, seed "
+        f"{BOOTSTRAP_SEED}); FD: Student's t",
         "per_seed": {m: {key: [float(x) for x in r.seed_means(m, key)] for key in keys} for m in TABLE_METHODS},
         "mean_and_interval": {m: {key: list(_interval(r.per_path[m][key])) for key in LOWER_IS_BETTER} for m in TABLE_METHODS},
         "paired_differences": {
