@@ -56,6 +56,25 @@ def class_histogram(probs: torch.Tensor) -> np.ndarray:
     return np.bincount(probs.argmax(1).numpy(), minlength=NUM_CLASSES)
 
 
+def per_digit_recall(probs: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+    """(10,): for each digit d, the share of the images labelled d that the judge reads as d."""
+    read = probs.argmax(1)
+    return np.array([(read[labels == d] == d).float().mean().item() for d in range(NUM_CLASSES)])
+
+
+def claimed_shares(probs: torch.Tensor, threshold: float) -> np.ndarray:
+    """(11,): the share of the images the judge claims for each digit (largest probability at
+    least ``threshold``), then the share it claims for no digit."""
+    top, digit = probs.max(1)
+    claimed = top >= threshold
+    return np.append(np.bincount(digit[claimed].numpy(), minlength=NUM_CLASSES), int((~claimed).sum())) / len(probs)
+
+
+def class_mix_distance(shares: np.ndarray, reference: np.ndarray) -> float:
+    """Total-variation distance between two class mixes (0 = same mix, 1 = disjoint)."""
+    return float(0.5 * np.abs(shares - reference).sum())
+
+
 def mean_confidence(probs: torch.Tensor) -> float:
     """Mean over images of the largest class probability."""
     return probs.max(1).values.mean().item()

@@ -82,9 +82,7 @@ def _per_class(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, dev
 
 
 def _recognised_per_digit(judge: nn.Module, images: torch.Tensor, labels: torch.Tensor, device) -> np.ndarray:
-    probs, _ = judging.judge_outputs(judge, images, device)
-    right = (probs.argmax(1) == labels).numpy()
-    return np.array([right[labels.numpy() == c].mean() for c in range(10)])
+    return judging.per_digit_recall(judging.judge_outputs(judge, images, device)[0], labels)
 
 
 def run(cfg: P1Settings, device: torch.device) -> P1Result:

@@ -86,7 +86,7 @@ class SetScore:
 
     def class_distance(self, reference: np.ndarray) -> float:
         """Total-variation distance between the 11 shares and ``reference`` (0 = same mix, 1 = disjoint)."""
-        return float(0.5 * np.abs(self.shares - reference).sum())
+        return judging.class_mix_distance(self.shares, reference)
 
     def as_dict(self) -> dict:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
@@ -143,15 +143,6 @@ def _nearest_distance(features: torch.Tensor, bank: torch.Tensor, chunk: int = 1
     return torch.cat([torch.cdist(features[i : i + chunk], bank).min(1).values for i in range(0, len(features), chunk)]).numpy()
 
 
-def _shares(probs: torch.Tensor, threshold: float) -> np.ndarray:
-    """(11,): the share of the images the judge claims for each digit (largest probability at least ``threshold``),
-    then the share it claims for no digit."""
-    top, digit = probs.max(1)
-    claimed = top >= threshold
-    counts = np.bincount(digit[claimed].numpy(), minlength=10)
-    return np.append(counts, int((~claimed).sum())) / len(probs)
-
-
 class Scorer:
     """Both judges, the real test images' features (the FD reference) and the bank of real training digits."""
 
@@ -174,7 +165,7 @@ class Scorer:
             fd=judging.frechet_distance(features, self.test_features[0]),
             inception=judging.inception_score(probs)[0],
             unclaimed=float((reading.confidence < self.threshold).mean()),
-            shares=_shares(probs, self.threshold),
+            shares=judging.claimed_shares(probs, self.threshold),
             fd2=judging.frechet_distance(features2, self.test_features[1]),
             inception2=judging.inception_score(probs2)[0],
             disagree=float(reading.disagree.mean()),

@@ -23,7 +23,7 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from lib import judging, paths, plots, zoo
+from lib import judging, paths, plots, train, zoo
 from lib.analysis import mean_std
 from lib.idl_ex3 import P2Settings, P4Settings, autoencoder, gan
 from lib.idl_ex3.p2_latent_gan import SAMPLE_SEED as P2_SAMPLE_SEED
@@ -196,25 +196,9 @@ def _load(cfg: P4Settings, device: torch.device):
     return model, pairs, histories, autoencoder.judges(cfg.profile, device), test_size
 
 
-@torch.inference_mode()
-def _decode(decoder: nn.Module, codes: torch.Tensor, device: torch.device) -> torch.Tensor:
-    return gan.decode(decoder, codes, device)
-
-
-@torch.inference_mode()
-def _reconstruct(model: nn.Module, images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    model.eval()
-    return torch.cat([model(images[i : i + 1000].to(device)).cpu() for i in range(0, len(images), 1000)])
-
-
 def _generate(generator: gan.LatentGenerator, decoder: nn.Module, noise: torch.Tensor, labels: torch.Tensor, device):
     """Images (N, 1, 32, 32) for ``labels`` from ``noise`` (N, noise_dim)."""
-    return _decode(decoder, gan.sample_codes(generator, len(labels), device, labels=labels, noise=noise), device)
-
-
-def _recall(probs: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
-    read = probs.argmax(1)
-    return np.array([(read[labels == d] == d).float().mean().item() for d in range(10)])
+    return gan.decode(decoder, gan.sample_codes(generator, len(labels), device, labels=labels, noise=noise), device)
 
 
 def _fd_parts(features: torch.Tensor, reference: torch.Tensor) -> tuple[float, float, float]:
@@ -234,19 +218,6 @@ def _style_correlation(values: np.ndarray) -> float:
     return float(r[np.triu_indices(10, 1)].mean())
 
 
-def _class_shares(probs: torch.Tensor) -> np.ndarray:
-    """(11,): share of the images the judge claims for each digit (largest probability at least
-    :data:`CLASS_THRESHOLD`), then the share it claims for none: Problem 2's class mix."""
-    top, digit = probs.max(1)
-    claimed = top >= CLASS_THRESHOLD
-    return np.append(np.bincount(digit[claimed].numpy(), minlength=10), int((~claimed).sum())) / len(probs)
-
-
-def _class_distance(shares: np.ndarray, reference: np.ndarray) -> float:
-    """Problem 2's class-mix distance: total variation between two sets of 11 shares."""
-    return float(0.5 * np.abs(shares - reference).sum())
-
-
 def _score_p2_range(cfg, decoder, judge, reference, real_mix, size, device) -> tuple[np.ndarray, np.ndarray]:
     """Problem 2's range-matched unconditional GAN (cached, one per training seed), scored by the
     same code as the conditional GAN: ``size`` samples of Problem 2's noise draw."""
@@ -256,7 +227,8 @@ def _score_p2_range(cfg, decoder, judge, reference, real_mix, size, device) -> t
         pair, _ = gan.latent_gan(gan.gan_recipe(cfg.profile, "range", seed), ae_recipe, device, test_size)
         codes = gan.sample_codes(pair.generator, size, device, seed=P2_SAMPLE_SEED)
         probs, features = judging.judge_outputs(judge, gan.decode(decoder, codes, device), device)
-        fd[i], tv[i] = judging.frechet_distance(features, reference), _class_distance(_class_shares(probs), real_mix)
+        fd[i] = judging.frechet_distance(features, reference)
+        tv[i] = judging.class_mix_distance(judging.claimed_shares(probs, CLASS_THRESHOLD), real_mix)
     return fd, tv
 
 
@@ -268,14 +240,14 @@ def p4_conditional_gan(cfg: P4Settings, device: torch.device) -> P4Result:
     decoder = model.decoder
     test_x, test_y = zoo.mnist_images("test", test_size)
     train_x, train_y = zoo.mnist_images("train", test_size)  # as many as the test images, first of the fixed shuffle
-    test_recon = _reconstruct(model, test_x, device)
-    train_recon = _reconstruct(model, train_x, device)
+    test_recon = train.predict(model, test_x, device)
+    train_recon = train.predict(model, train_x, device)
 
     real_recall, recon_recall, test_features = {}, {}, {}
     for name, judge in judge_of.items():
         probs, test_features[name] = judging.judge_outputs(judge, test_x, device)
-        real_recall[name] = _recall(probs, test_y)
-        recon_recall[name] = _recall(judging.judge_outputs(judge, test_recon, device)[0], test_y)
+        real_recall[name] = judging.per_digit_recall(probs, test_y)
+        recon_recall[name] = judging.per_digit_recall(judging.judge_outputs(judge, test_recon, device)[0], test_y)
     train_features = judging.judge_outputs(judge_of["judge"], train_x, device)[1]
     recon_features = judging.judge_outputs(judge_of["judge"], train_recon, device)[1]
     per_digit = cfg.samples_per_digit
@@ -293,7 +265,7 @@ def p4_conditional_gan(cfg: P4Settings, device: torch.device) -> P4Result:
     # Problem 2's overall measures: FD to the first test images, class mix against theirs
     overall_size = min(10 * per_digit, test_size)
     overall_ref = test_features["judge"][:overall_size]
-    real_mix = _class_shares(judging.judge_outputs(judge_of["judge"], test_x[:overall_size], device)[0])
+    real_mix = judging.claimed_shares(judging.judge_outputs(judge_of["judge"], test_x[:overall_size], device)[0], CLASS_THRESHOLD)
     fd_p2, tv_p2 = _score_p2_range(cfg, decoder, judge_of["judge"], overall_ref, real_mix, overall_size, device)
 
     smear_threshold = np.array([np.percentile(smear(test_x[test_y == d]), SMEAR_QUANTILE) for d in range(10)])
@@ -318,7 +290,7 @@ def p4_conditional_gan(cfg: P4Settings, device: torch.device) -> P4Result:
         smear_share[i] = smeared.mean()
         for name, judge in judge_of.items():
             probs, features = judging.judge_outputs(judge, images, device)
-            consistency[name][i] = _recall(probs, labels)
+            consistency[name][i] = judging.per_digit_recall(probs, labels)
             right = (probs.argmax(1) == labels).numpy()
             smear_read[name][i] = right[smeared].mean() if smeared.any() else np.nan
             confusion[name] += np.bincount(10 * labels.numpy() + probs.argmax(1).numpy(), minlength=100).reshape(10, 10)
@@ -328,7 +300,7 @@ def p4_conditional_gan(cfg: P4Settings, device: torch.device) -> P4Result:
                         features[labels == d][: fd_sizes[d]], test_ref[d]
                     )
                 fd_overall[i] = judging.frechet_distance(features[spaced], overall_ref)
-                tv_overall[i] = _class_distance(_class_shares(probs[spaced]), real_mix)
+                tv_overall[i] = judging.class_mix_distance(judging.claimed_shares(probs[spaced], CLASS_THRESHOLD), real_mix)
         measures = measure(images)
         smear_values = smear(images)
         smear_style[i] = _style_correlation(smear_values.reshape(10, per_digit))
