@@ -16,6 +16,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,16 @@ import torch
 from torch import nn
 
 from lib import paths
+from lib import precision as precision_module
 
 _STATS = {"loaded": 0, "trained": 0}
+_PRECISIONS: dict[str, set[str]] = {}  # training precision -> labels of the models used in it
 
 
-def stats() -> dict[str, int]:
-    """How many models this process loaded from / added to the cache (counts only, so
-    metrics files that record them stay identical between identical builds)."""
-    return dict(_STATS)
+def stats() -> dict[str, Any]:
+    """How many models this process loaded from / added to the cache, and the labels of the
+    models it used by training precision (what a report's provenance appendix states)."""
+    return {**_STATS, "precisions": {name: sorted(labels) for name, labels in sorted(_PRECISIONS.items())}}
 
 
 def _semantic_source(source: str) -> str:
@@ -115,13 +118,23 @@ def code_fingerprint(modules: list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_key(kind: str, config: dict[str, Any], modules: list[str] = ()) -> str:
-    payload = json.dumps({"kind": kind, "config": config, "code": code_fingerprint(list(modules))}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+def cache_key(kind: str, config: dict[str, Any], modules: list[str] = (), precision: str = "float32") -> str:
+    """The entry's name: a hash of the kind, the configuration, the code and the training
+    precision (a model trained in bfloat16 is never served to a float32 build)."""
+    payload = {"kind": kind, "config": config, "code": code_fingerprint(list(modules)), "precision": precision}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def entry_path(kind: str, config: dict[str, Any], modules: list[str] = ()) -> Path:
-    return paths.cache_dir() / kind / f"{cache_key(kind, config, modules)}.pt"
+def entry_path(kind: str, config: dict[str, Any], modules: list[str] = (), precision: str = "float32") -> Path:
+    return paths.cache_dir() / kind / f"{cache_key(kind, config, modules, precision)}.pt"
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """``"auto"``: the hardware's training precision (:func:`lib.precision.training_precision`);
+    ``"float32"``: a model that must stay in float32 whatever the hardware."""
+    if requested not in ("auto", "float32"):
+        raise ValueError(f"unknown training precision {requested!r}; fix: use 'auto' or 'float32'")
+    return precision_module.training_precision(device) if requested == "auto" else "float32"
 
 
 def _atomic_save(obj: dict[str, Any], target: Path) -> None:
@@ -157,6 +170,46 @@ def _entry_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@dataclass(frozen=True)
+class ModelTarget:
+    """A trained model a notebook needs, declared in its assignment package so that the build
+    can train it before the notebook starts (see :mod:`lib.build`).
+
+    ``fetch(device)`` is the cached getter itself (e.g. ``partial(autoencoder, recipe)``): it
+    loads the model or trains and stores it.  ``estimate`` is a first guess of its one-core
+    training seconds, used for the order and the time left until a build has measured it.
+    ``needs``: the models its training loads (e.g. the auto-encoder whose codes a GAN learns)."""
+
+    fetch: Callable[[torch.device], object]
+    estimate: float
+    needs: tuple[ModelTarget, ...] = ()
+
+
+class _Planned(Exception):  # noqa: N818 - a signal, not an error: the entry a probe looked for
+    def __init__(self, path: Path, label: str):
+        super().__init__(label)
+        self.path, self.label = path, label
+
+
+_PLANNING = {"on": False}
+
+
+def planned_entry(call: Callable[[], object]) -> tuple[Path, str]:
+    """The entry ``call()`` loads or trains, and its label, found without loading or training
+    anything: inside this probe :func:`load_or_train` stops at once with its entry's path.
+    ``call`` must reach its own :func:`load_or_train` before any other (its dependencies are
+    loaded inside its ``train``), as every cached getter of the bundle does."""
+    _PLANNING["on"] = True
+    try:
+        call()
+    except _Planned as planned:
+        return planned.path, planned.label
+    finally:
+        _PLANNING["on"] = False
+    name = getattr(call, "__name__", call)
+    raise RuntimeError(f"{name!r} reached no cached model; fix: declare only cached getters as model targets")
+
+
 def load_or_train(
     kind: str,
     config: dict[str, Any],
@@ -164,21 +217,29 @@ def load_or_train(
     train: Callable[[nn.Module], dict[str, Any]],
     device: torch.device,
     label: str | None = None,
+    precision: str = "auto",
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Return ``(model, history)``: from the cache when an entry for (kind, config, code)
     exists, else ``build()`` + ``train(model)`` and store the result.  The code part of the
     key is the semantic source of the module that defines ``build`` and of every ``lib``
     module it imports (see :func:`training_modules`): nobody keeps a list of it by hand.
 
+    ``precision="auto"`` trains under the hardware's autocast precision (see
+    :mod:`lib.precision`), ``"float32"`` keeps this model in float32; the precision used
+    is part of the key and is stored in the entry.
+
     Nothing is written until training has finished, so an interrupted training
     (e.g. KeyboardInterrupt) leaves no entry behind.
     """
-    path = entry_path(kind, config, training_modules(build.__module__))
+    resolved = resolve_precision(precision, device)
+    path = entry_path(kind, config, training_modules(build.__module__), resolved)
+    if _PLANNING["on"]:
+        raise _Planned(path, label or kind)
     with _entry_lock(path):
-        return _load_or_train_locked(path, kind, config, build, train, device, label)
+        return _load_or_train_locked(path, kind, config, build, train, device, label, resolved)
 
 
-def _load_or_train_locked(path, kind, config, build, train, device, label):
+def _load_or_train_locked(path, kind, config, build, train, device, label, precision):
     model = build()
     if path.exists():
         entry = _try_load(path)
@@ -189,15 +250,20 @@ def _load_or_train_locked(path, kind, config, build, train, device, label):
                 print(f"cache: entry {path} does not fit the model ({err}); retraining it", flush=True)
             else:
                 _STATS["loaded"] += 1
+                _PRECISIONS.setdefault(precision, set()).add(label or kind)
                 print(f"cache: loaded {label or kind} ({path.stem[:8]})", flush=True)
                 return model.to(device), entry["history"]
     start = time.perf_counter()
-    history = train(model.to(device))
+    with precision_module.training(precision):
+        history = train(model.to(device))
     _STATS["trained"] += 1
+    _PRECISIONS.setdefault(precision, set()).add(label or kind)
+    seconds = time.perf_counter() - start
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _atomic_save({"state_dict": state, "history": history, "config": config, "kind": kind}, path)
-    path.with_suffix(".json").write_text(json.dumps({"kind": kind, "config": config, "key": path.stem}, indent=2, sort_keys=True))
-    print(f"cache: trained {label or kind} in {time.perf_counter() - start:.1f} s, stored as {path.stem[:8]}", flush=True)
+    _atomic_save({"state_dict": state, "history": history, "config": config, "kind": kind, "precision": precision}, path)
+    record = {"kind": kind, "config": config, "key": path.stem, "precision": precision, "label": label or kind}
+    path.with_suffix(".json").write_text(json.dumps(record, indent=2, sort_keys=True))
+    print(f"cache: trained {label or kind} in {precision} in {seconds:.1f} s, stored as {path.stem[:8]}", flush=True)
     return model, history
 
 

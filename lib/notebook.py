@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from lib import plots  # noqa: F401 - sets the figure style
+from lib import plots, precision  # noqa: F401 - plots sets the figure style
 from lib.settings import NotebookSettings
 from lib.utils import configure_threads, pick_device
 
@@ -15,4 +15,6 @@ def setup(settings: type[NotebookSettings], where: str, namespace: dict[str, Any
     """The notebook's settings (from its parameters cell, checked) and its device."""
     cfg = settings.resolve(where, namespace)
     configure_threads()
-    return cfg, pick_device(cfg.device)
+    device = pick_device(cfg.device)
+    precision.use(device)  # the notebook's own trainings in the precision of the cached models
+    return cfg, device

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lib import precision
 from lib.data import CROP, batch_indices
 
 
@@ -37,15 +38,20 @@ def train_epoch(
     device: torch.device,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> float:
-    """One pass over ``batches`` of (input, target); returns the sample-weighted mean loss."""
+    """One pass over ``batches`` of (input, target); returns the sample-weighted mean loss.
+
+    The forward pass runs under the active training precision (:mod:`lib.precision`), the
+    loss in float32."""
     model.train()
     total, count = 0.0, 0
+    gradient_step = precision.GradientStep()
     for inputs, targets in batches:
         inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
+        with precision.autocast(device):
+            outputs = model(inputs)
+        loss = loss_fn(outputs.float(), targets)
+        gradient_step(loss, optimizer)
         if scheduler is not None:
             scheduler.step()
         total += loss.item() * len(inputs)
@@ -237,6 +243,7 @@ def fit_few_labels(
     optimizer = torch.optim.AdamW(groups, lr=learning_rate, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=num_steps)
     losses = []
+    gradient_step = precision.GradientStep()
     take = min(batch_size, len(images))
     for step in range(num_steps):
         idx = torch.randperm(len(images), generator=generator)[:take]
@@ -244,9 +251,10 @@ def fit_few_labels(
         if augment is not None:
             inputs = augment(inputs, generator)
         optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(inputs.to(device)), labels[idx].to(device))
-        loss.backward()
-        optimizer.step()
+        with precision.autocast(device):
+            logits = model(inputs.to(device))
+        loss = F.cross_entropy(logits.float(), labels[idx].to(device))
+        gradient_step(loss, optimizer)
         scheduler.step()
         losses.append(loss.item())
         if not math.isfinite(losses[-1]):

@@ -39,6 +39,12 @@ def tiny_fit(images, epochs=1):
 IMAGES = torch.rand(32, 1, 28, 28)
 
 
+def tiny_entry(config):
+    """Where load_or_train stores the tiny model of ``config`` (trained in this CPU's precision)."""
+    used = cache.resolve_precision("auto", torch.device("cpu"))
+    return cache.entry_path("tiny", config, cache.training_modules(tiny_ae.__module__), used)
+
+
 def test_second_call_is_a_cache_hit():
     calls = []
 
@@ -52,7 +58,7 @@ def test_second_call_is_a_cache_hit():
     assert len(calls) == 1 and history == history2
     for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
         assert torch.equal(a, b)
-    entry = cache.entry_path("tiny", config, cache.training_modules(tiny_ae.__module__))
+    entry = tiny_entry(config)
     assert entry.exists() and entry.with_suffix(".json").exists()
     torch.load(entry, weights_only=True)  # plain tensors and containers only
 
@@ -109,7 +115,7 @@ def test_training_modules_follow_the_imports_and_leave_out_storage():
 def test_corrupt_entry_is_retrained(capsys):
     config = {"test": "corrupt"}
     cache.load_or_train("tiny", config, tiny_ae, tiny_fit(IMAGES), torch.device("cpu"))
-    path = cache.entry_path("tiny", config, cache.training_modules(tiny_ae.__module__))
+    path = tiny_entry(config)
     path.write_bytes(path.read_bytes()[:100])  # truncated file
     calls = []
 
@@ -127,7 +133,7 @@ def test_entry_without_history_is_retrained(capsys):
     retrained, not loaded into a notebook that then fails on the missing history."""
     config = {"test": "no-history"}
     cache.load_or_train("tiny", config, tiny_ae, tiny_fit(IMAGES), torch.device("cpu"))
-    path = cache.entry_path("tiny", config, cache.training_modules(tiny_ae.__module__))
+    path = tiny_entry(config)
     entry = torch.load(path, weights_only=True)
     torch.save({"state_dict": entry["state_dict"]}, path)
     _, history = cache.load_or_train("tiny", config, tiny_ae, tiny_fit(IMAGES), torch.device("cpu"))
@@ -151,7 +157,7 @@ def test_interrupted_training_leaves_no_entry():
 
     with pytest.raises(KeyboardInterrupt):
         cache.load_or_train("tiny", config, tiny_ae, fit, torch.device("cpu"))
-    path = cache.entry_path("tiny", config, cache.training_modules(tiny_ae.__module__))
+    path = tiny_entry(config)
     assert not path.exists() and not list(path.parent.glob(".*"))  # no temporary file either (they are hidden)
 
 
@@ -262,3 +268,79 @@ def test_every_torch_load_in_lib_is_weights_only():
                 if not safe:
                     offenders.append(f"{source.name}:{node.lineno}")
     assert not offenders, f"torch.load without weights_only=True: {offenders}"
+
+
+# --- training precision -----------------------------------------------------------------
+
+
+def test_precision_setting_is_checked_and_float32_forces_float32(monkeypatch):
+    from lib import precision
+
+    monkeypatch.setenv("BUNDLE_PRECISION", "bf16")
+    with pytest.raises(ValueError, match=r"BUNDLE_PRECISION='bf16'.*fix: export BUNDLE_PRECISION=auto"):
+        precision.training_precision("cpu")
+    monkeypatch.setenv("BUNDLE_PRECISION", "float32")
+    assert precision.training_precision("cpu") == "float32"
+    assert "BUNDLE_PRECISION=float32" in precision.describe("cpu")
+    monkeypatch.setenv("BUNDLE_PRECISION", "auto")
+    expected = "bfloat16" if precision.cpu_has_native_bf16() else "float32"
+    assert precision.training_precision("cpu") == expected
+
+
+def test_the_precision_is_part_of_the_key_and_recorded(tmp_path, monkeypatch):
+    """A bfloat16-trained model is never served to a float32 build, and the entry says how it
+    was trained; training runs under autocast, the weights stay float32."""
+    from lib import precision
+
+    monkeypatch.setenv("BUNDLE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    seen = []
+
+    def fit(model):
+        seen.append(precision.active())
+        return tiny_fit(IMAGES)(model)
+
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("BUNDLE_PRECISION", "auto")
+    model, _ = cache.load_or_train("tiny", {"a": 1}, tiny_ae, fit, cpu)
+    assert seen == ["bfloat16"] and precision.active() == "float32"  # restored after training
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    monkeypatch.setenv("BUNDLE_PRECISION", "float32")
+    cache.load_or_train("tiny", {"a": 1}, tiny_ae, fit, cpu)
+    assert seen == ["bfloat16", "float32"], "the float32 build reused the bfloat16 model"
+    entries = sorted(tmp_path.glob("tiny/*.pt"))
+    assert len(entries) == 2
+    assert sorted(torch.load(e, weights_only=True)["precision"] for e in entries) == ["bfloat16", "float32"]
+    forced, _ = cache.load_or_train("tiny", {"a": 1}, tiny_ae, fit, cpu, precision="float32")
+    assert len(seen) == 2, "a model kept in float32 is the float32 entry"
+
+
+def test_autocast_is_off_outside_training_and_bfloat16_inside():
+    from lib import precision
+
+    x = torch.rand(4, 8)
+    layer = torch.nn.Linear(8, 3)
+    with precision.autocast("cpu"):
+        assert layer(x).dtype == torch.float32
+    with precision.training("bfloat16"), precision.autocast("cpu"):
+        assert layer(x).dtype == torch.bfloat16
+    assert precision.active() == "float32"
+
+
+def test_planned_entry_finds_the_entry_without_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("BUNDLE_CACHE_DIR", str(tmp_path))
+    trained = []
+
+    def fit(model):
+        trained.append(1)
+        return tiny_fit(IMAGES)(model)
+
+    def fetch():
+        return cache.load_or_train("tiny", {"b": 2}, tiny_ae, fit, torch.device("cpu"), label="tiny AE")
+
+    path, label = cache.planned_entry(fetch)
+    assert label == "tiny AE" and not path.exists() and not trained
+    fetch()
+    assert path.exists() and trained == [1]
+    with pytest.raises(RuntimeError, match="reached no cached model"):
+        cache.planned_entry(lambda: None)

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from lib import cache, data
+from lib import cache, data, precision
 from lib.cpsc663_ex2.prob4_CNN import FilterCNN, train_classifier
 from lib.cpsc663_ex2.prob5_AE import LinearAutoencoder, MLPAutoencoder, train_autoencoder
 from lib.cpsc663_ex2.prob6_CAE import ConvAutoencoder
@@ -76,7 +76,7 @@ def cnn(recipe: CNNRecipe, device: torch.device) -> tuple[FilterCNN, dict]:
         return train_classifier(
             model, train_x, train_y, num_epochs=recipe.num_epochs, batch_size=recipe.batch_size,
             learning_rate=recipe.learning_rate, seed=recipe.seed, device=device, test_images=test_x,
-            test_labels=test_y, log=_log(f"CNN seed={recipe.seed}"),
+            test_labels=test_y, log=_log(f"CNN seed={recipe.seed}"), autocast_dtype=precision.autocast_dtype(),
         )  # fmt: skip
 
     model, history = cache.load_or_train("cpsc_cnn", asdict(recipe), build, fit, device, label=f"CNN seed={recipe.seed}")
@@ -99,7 +99,7 @@ def autoencoder(recipe: AERecipe, device: torch.device) -> tuple[nn.Module, dict
         return train_autoencoder(
             model, train_x, num_epochs=recipe.num_epochs, batch_size=recipe.batch_size,
             learning_rate=recipe.learning_rate, seed=recipe.seed, device=device, noise_std=recipe.noise_std,
-            test_images=test_x, log=_log(recipe.label()),
+            test_images=test_x, log=_log(recipe.label()), autocast_dtype=precision.autocast_dtype(),
         )  # fmt: skip
 
     model, history = cache.load_or_train("cpsc_autoencoder", asdict(recipe), build, fit, device, label=recipe.label())

@@ -108,11 +108,16 @@ def train_autoencoder(
     noise_std: float = 0.0,
     test_images: torch.Tensor | None = None,
     log=print,
+    autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, list[float]]:
     """Adam at a constant learning rate on the per-pixel MSE between the output and the clean
     image.  ``noise_std > 0``: Gaussian noise (not clipped) is added to every input, and the
     test score uses one fixed noisy copy of ``test_images``.  Returns the per-epoch history
-    (``train_mse``: running mean over the epoch, ``test_mse``, ``seconds``)."""
+    (``train_mse``: running mean over the epoch, ``test_mse``, ``seconds``).
+
+    ``autocast_dtype`` (e.g. ``torch.bfloat16`` on a CPU with native bfloat16) runs the
+    forward pass under autocast with float32 weights; ``torch.float16`` also scales the
+    gradients."""
     device = torch.device(device)
     model.to(device)
     generator = torch.Generator().manual_seed(seed)
@@ -123,16 +128,20 @@ def train_autoencoder(
     else:
         test_inputs = test_images
     history: dict[str, list[float]] = {"train_mse": [], "test_mse": [], "seconds": []}
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
     for epoch in range(1, num_epochs + 1):
         start, total = time.perf_counter(), 0.0
         model.train()
         for idx in torch.randperm(len(images), generator=generator).split(batch_size):
             clean = images[idx]
             noisy = clean + noise_std * torch.randn(clean.shape, generator=generator) if noise_std else clean
-            loss = F.mse_loss(model(noisy.to(device)), clean.to(device))
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                outputs = model(noisy.to(device))
+            loss = F.mse_loss(outputs.float(), clean.to(device))
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             total += loss.item() * len(idx)
         if not math.isfinite(total):
             raise RuntimeError(f"training diverged at epoch {epoch}; fix: lower the learning rate")
