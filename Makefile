@@ -9,11 +9,13 @@ TEX_PACKAGES := texlive-xetex texlive-fonts-recommended texlive-plain-generic pa
 ASSIGNMENT_FLAGS := $(foreach a,$(ASSIGNMENT),--assignment $(a))
 SET_FLAGS := $(foreach s,$(SET),--set $(s))
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS))
+# PRECISION=float32 trains every model in float32 (default auto: bfloat16 where the CPU or GPU has it)
+export BUNDLE_PRECISION := $(or $(PRECISION),$(BUNDLE_PRECISION),auto)
 
 .PHONY: help venv tex browser report submission notebook test bench lint format jupyter clean clean-cache
 
 help: ## list the targets
-	@echo "MNIST course-report bundle: make <target> [PROFILE=full|quick|smoke] [JOBS=notebooks side by side]"
+	@echo "MNIST course-report bundle: make <target> [PROFILE=full|quick|smoke] [JOBS=jobs side by side] [PRECISION=auto|float32]"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 	@echo "Examples: make report PROFILE=quick | make report ASSIGNMENT=nn4i_ex2 SET='nn4i_ex2/q1_autoencoding:num_epochs=3'"
 	@echo "          make notebook NB=nn4i_ex2/q2_interpolation P='num_pairs=8' PROFILE=quick"
@@ -42,7 +44,7 @@ browser: ## make sure Chromium exists for the HTML-report tests (apt-get install
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "error: chromium is missing; fix: install it (e.g. sudo apt-get install chromium), Playwright drives it"; exit 1; fi
 
-report: venv tex ## execute the notebooks and build report/<assignment>.pdf and .html, and report/index.html
+report: venv tex ## train the models, execute the notebooks, build report/<assignment>.pdf and .html and report/index.html
 	$(PY) -m lib.build report --profile "$(PROFILE)" $(ASSIGNMENT_FLAGS) $(SET_FLAGS) $(JOBS_FLAG)
 
 submission: venv ## package the built reports for submission (dist/), identity from student.toml
@@ -55,7 +57,7 @@ notebook: venv ## execute one notebook: make notebook NB=nn4i_ex2/q1_autoencodin
 test: venv tex browser ## unit tests + smoke build of every report, its HTML checked in Chromium
 	$(PY) -m pytest -q tests
 
-bench: venv ## time one AE epoch: lib's in-memory loop vs torchvision + DataLoader (3 alternations)
+bench: venv ## time one AE epoch: lib's loop in float32 and in auto precision (bf16) vs torchvision + DataLoader (3 rounds)
 	$(PY) -m lib.bench
 
 lint: venv ## ruff lint and format check

