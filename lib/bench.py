@@ -1,26 +1,37 @@
-"""``make bench``: images per second of one auto-encoder training epoch with ``lib``'s loop
-versus the standard PyTorch idiom, alternated so that machine noise hits both alike.
+"""``make bench``: images per second of one auto-encoder training epoch with ``lib``'s loop,
+in float32 and in the automatic training precision, versus the standard PyTorch idiom in
+float32, alternated so that machine noise hits all three alike.
 
-* ``lib``: MNIST held as one in-memory float tensor of 28x28 images, batches
+* ``lib`` float32: MNIST held as one in-memory float tensor of 28x28 images, batches
   taken by indexing a shuffled index tensor, channels-last memory layout, threads set to
-  the core count (what every notebook does).
+  the core count, :func:`lib.train.train_epoch` (what every notebook does).
+* ``lib`` auto: the same inside ``lib.precision.training(training_precision(cpu))``, so
+  that ``train_epoch`` runs its forward pass under bfloat16 autocast on a CPU that computes
+  bfloat16 natively (``avx512_bf16`` or ``amx_bf16``), in float32 elsewhere (then this row
+  repeats the float32 one).  ``BUNDLE_PRECISION=float32`` turns it off, as in the build.
 * idiom: ``torchvision.datasets.MNIST`` + ``transforms.ToTensor`` +
-  ``DataLoader(batch_size, shuffle=True)``: one PIL image and one small tensor per
-  sample, collated per batch.  (The model pads to 32x32 inside, for both.)
+  ``DataLoader(batch_size, shuffle=True)`` in float32: one PIL image and one small tensor
+  per sample, collated per batch.  (The model pads to 32x32 inside, for all three.)
 
-Both train the same nn4i_ex2 d=10 auto-encoder with the same batch size, optimizer,
-learning rate and loss for one epoch.  Prints each run and the median ratio, then how
-close lib's loop comes to the machine's limit: the floating-point operations of one training
-step (counted by ``torch.utils.flop_counter``) per second, against a large float32 matrix
-product with the same threads (about the most this CPU sustains).
+All train the same nn4i_ex2 d=10 auto-encoder with the same batch size, optimizer,
+learning rate and loss for one epoch.  Each round runs lib float32, lib auto, idiom in
+that order; the table gives each one's median images/s over the rounds and the medians of
+the per-round ratios.  It also gives how close each loop comes to the machine's limit: the
+floating-point operations of one training step (counted by ``torch.utils.flop_counter``)
+per second, against a large matrix product with the same threads and in the same precision
+(float32 for the float32 rows, bfloat16 for the auto row when auto is bfloat16): about the
+most this CPU sustains in that precision.  With the defaults (60,000 images, 3 rounds) a
+run takes about 1.5 minutes on an idle 2-core machine.  The numbers also go to
+``report/bench.json``.
 
-    python -m lib.bench [--repeats 3] [--train-size 60000]
+    python -m lib.bench [--repeats 3] [--train-size 60000] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -30,12 +41,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from lib import data, paths, train
+from lib import data, paths, precision, train
 from lib.nn4i_ex2.models import ConvAutoencoder
 from lib.utils import configure_threads, seed_everything
 
 BATCH_SIZE = 128
 LEARNING_RATE = 3e-3
+CPU = torch.device("cpu")
+MATMUL_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+# Images per warm-up epoch: enough batches for oneDNN to create the kernels of each layout
+# and precision, so that the first timed round does not pay for them.
+WARM_UP_IMAGES = 4 * BATCH_SIZE
 
 
 def _model(channels_last: bool) -> torch.nn.Module:
@@ -44,21 +60,46 @@ def _model(channels_last: bool) -> torch.nn.Module:
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
-def lib_epoch(train_size: int) -> float:
-    """Seconds for one epoch with lib's in-memory batching."""
-    split = data.load_split("train")
-    images = data.to_float(split.images[:train_size])  # (N, 1, 28, 28) in [0, 1], made once
+def auto_precision() -> tuple[str, str]:
+    """What ``BUNDLE_PRECISION=auto`` trains in on this CPU, and why (one line)."""
+    resolved = precision.training_precision(CPU)
+    if precision.setting() == "float32":
+        return resolved, "BUNDLE_PRECISION=float32 turns automatic precision off"
+    bf16_flags = sorted(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    if resolved == "bfloat16":
+        return resolved, f"/proc/cpuinfo lists {' and '.join(bf16_flags) or 'a native bfloat16 flag'}: native bfloat16"
+    return resolved, "/proc/cpuinfo lists neither avx512_bf16 nor amx_bf16: no native bfloat16, so float32"
+
+
+def _cpu_flags() -> set[str]:
+    """The flags of the first CPU in ``/proc/cpuinfo`` (empty where there is none), to name
+    the one that made ``auto`` choose bfloat16."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags") and ":" in line:
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def lib_epoch(images: torch.Tensor, training_precision: str) -> float:
+    """Seconds for one epoch over ``images`` (N, 1, 28, 28) with lib's in-memory batching,
+    trained in ``training_precision`` (what :mod:`lib.cache` sets around a model's training)."""
     model = _model(channels_last=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     generator = torch.Generator().manual_seed(0)
     batches = ((images[idx], images[idx]) for idx in data.batch_indices(len(images), BATCH_SIZE, generator))
-    start = time.perf_counter()
-    train.train_epoch(model, batches, optimizer, F.mse_loss, torch.device("cpu"))
-    return time.perf_counter() - start
+    with precision.training(training_precision):
+        start = time.perf_counter()
+        train.train_epoch(model, batches, optimizer, F.mse_loss, CPU)
+        return time.perf_counter() - start
 
 
 def training_flops_per_image() -> float:
-    """Floating-point operations of one training step (forward, backward) per image."""
+    """Floating-point operations of one training step (forward, backward) per image (the
+    same count in every precision: it is the number of multiply-adds, not their width)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     model = _model(channels_last=True)
@@ -68,9 +109,9 @@ def training_flops_per_image() -> float:
     return counter.get_total_flops() / BATCH_SIZE
 
 
-def matmul_flops_per_second(size: int = 1024, repeats: int = 5) -> float:
-    """Median float32 FLOP/s of a ``size`` x ``size`` matrix product: a practical ceiling."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_flops_per_second(size: int = 1024, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Median FLOP/s of a ``size`` x ``size`` matrix product in ``dtype``: a practical ceiling."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     a @ b  # warm-up
     rates = []
     for _ in range(repeats):
@@ -94,7 +135,7 @@ def _torchvision_root() -> Path:
 
 
 def idiom_epoch(train_size: int, root: Path) -> float:
-    """Seconds for one epoch with torchvision's dataset, ToTensor and a DataLoader."""
+    """Seconds for one float32 epoch with torchvision's dataset, ToTensor and a DataLoader."""
     from torch.utils.data import DataLoader, Subset
     from torchvision import datasets, transforms
 
@@ -116,36 +157,89 @@ def idiom_epoch(train_size: int, root: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--train-size", type=int, default=60000)
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of lib float32, lib auto, idiom (default 3)")
+    parser.add_argument("--train-size", type=int, default=60000, help="images per epoch (default 60000)")
+    parser.add_argument("--threads", type=int, default=1, help="compute threads (default 1: what each job of `make report` uses)")
     args = parser.parse_args(argv)
-    if args.repeats < 1 or not 128 <= args.train_size <= 60000:
-        print("error: --repeats must be >= 1 and --train-size in 128..60000; fix: e.g. --repeats 3", file=sys.stderr)
+    if args.repeats < 1 or not 128 <= args.train_size <= 60000 or args.threads < 1:
+        print(
+            "error: --repeats and --threads must be >= 1 and --train-size in 128..60000; fix: e.g. --repeats 3 --threads 1",
+            file=sys.stderr,
+        )
         return 1
+    try:
+        auto, auto_reason = auto_precision()
+    except ValueError as error:  # a BUNDLE_PRECISION that is no setting; its message names the fix
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    os.environ["BUNDLE_THREADS"] = str(args.threads)
     threads = configure_threads()
     root = _torchvision_root()
+    images = data.to_float(data.load_split("train").images[: args.train_size])  # (N, 1, 28, 28) in [0, 1], made once
+    labels = {"lib": "lib, float32", "lib_auto": f"lib, auto = {auto}", "idiom": "torchvision + DataLoader, float32"}
     print(f"one epoch of the nn4i_ex2 d=10 auto-encoder on {args.train_size:,} images, batch {BATCH_SIZE}, {threads} threads")
+    print(f"automatic precision on this CPU: {auto} ({auto_reason})")
+
+    lib_warm_up = images[:WARM_UP_IMAGES]
+    lib_epoch(lib_warm_up, "float32")
+    lib_epoch(lib_warm_up, auto)
+    idiom_epoch(min(WARM_UP_IMAGES, args.train_size), root)
     runs = []
     for repeat in range(1, args.repeats + 1):
-        lib_s = lib_epoch(args.train_size)
+        lib_s = lib_epoch(images, "float32")
+        lib_auto_s = lib_epoch(images, auto)
         idiom_s = idiom_epoch(args.train_size, root)
-        runs.append({"lib_images_per_s": args.train_size / lib_s, "idiom_images_per_s": args.train_size / idiom_s})
+        runs.append(
+            {
+                "lib_images_per_s": args.train_size / lib_s,
+                "lib_auto_images_per_s": args.train_size / lib_auto_s,
+                "idiom_images_per_s": args.train_size / idiom_s,
+            }
+        )
         print(
-            f"run {repeat}: lib {runs[-1]['lib_images_per_s']:7.0f} images/s   "
-            f"torchvision+DataLoader {runs[-1]['idiom_images_per_s']:7.0f} images/s   "
-            f"ratio {runs[-1]['lib_images_per_s'] / runs[-1]['idiom_images_per_s']:.2f}",
+            f"round {repeat}/{args.repeats}, images/s: lib float32 {runs[-1]['lib_images_per_s']:.0f}   "
+            f"lib auto {runs[-1]['lib_auto_images_per_s']:.0f}   "
+            f"torchvision + DataLoader {runs[-1]['idiom_images_per_s']:.0f}",
             flush=True,
         )
-    ratio = statistics.median(r["lib_images_per_s"] / r["idiom_images_per_s"] for r in runs)
-    print(f"median speed-up of lib's loop: {ratio:.2f}x (target >= 1.5x)")
+
+    medians = {key: statistics.median(r[f"{key}_images_per_s"] for r in runs) for key in labels}
+    # ratios within a round share that round's machine load, so their median is steadier than
+    # the ratio of the medians
+    ratios = {
+        "lib_auto/idiom": statistics.median(r["lib_auto_images_per_s"] / r["idiom_images_per_s"] for r in runs),
+        "lib_float32/idiom": statistics.median(r["lib_images_per_s"] / r["idiom_images_per_s"] for r in runs),
+        "lib_auto/lib_float32": statistics.median(r["lib_auto_images_per_s"] / r["lib_images_per_s"] for r in runs),
+    }
     flops = training_flops_per_image()
-    lib_rate = statistics.median(r["lib_images_per_s"] for r in runs) * flops
-    ceiling = matmul_flops_per_second()
+    # the ceiling of each row is a matrix product in the precision its products run in
+    ceilings = {name: matmul_flops_per_second(dtype=MATMUL_DTYPES[name]) for name in dict.fromkeys(["float32", auto])}
+    row_precision = {"lib": "float32", "lib_auto": auto, "idiom": "float32"}
+
+    print()
+    print(f"{'median of ' + str(args.repeats) + ' rounds':36}{'images/s':>10}{'GFLOP/s':>10}   share of the matrix-product peak")
+    for key, label in labels.items():
+        rate = medians[key] * flops
+        ceiling = ceilings[row_precision[key]]
+        print(
+            f"{label:36}{medians[key]:10.0f}{rate / 1e9:10.1f}   "
+            f"{100 * rate / ceiling:3.0f}% of {ceiling / 1e9:.0f} GFLOP/s in {row_precision[key]}"
+        )
     print(
-        f"one training step costs {flops / 1e6:.1f} MFLOP per image, so lib's loop runs at {lib_rate / 1e9:.1f} GFLOP/s: "
-        f"{100 * lib_rate / ceiling:.0f}% of a 1024x1024 float32 matrix product on {threads} threads "
-        f"({ceiling / 1e9:.1f} GFLOP/s)"
+        f"(one training step costs {flops / 1e6:.1f} MFLOP per image; peak: a 1024x1024 matrix product "
+        f"on {threads} threads in the row's precision)"
     )
+    print()
+    print("speed ratios (median of the per-round ratios):")
+    ratio_lines = [
+        (f"lib auto ({auto}) / torchvision + DataLoader", ratios["lib_auto/idiom"], "  (target >= 2x)"),
+        ("lib float32 / torchvision + DataLoader", ratios["lib_float32/idiom"], ""),
+        (f"lib auto ({auto}) / lib float32", ratios["lib_auto/lib_float32"], ""),
+    ]
+    width = max(len(name) for name, _, _ in ratio_lines)
+    for name, ratio, note in ratio_lines:
+        print(f"  {name:{width}}  {ratio:5.2f}x{note}")
+
     target = paths.report_dir() / "bench.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
@@ -153,11 +247,17 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "train_size": args.train_size,
                 "threads": threads,
+                "auto_precision": auto,
+                "auto_precision_reason": auto_reason,
                 "runs": runs,
-                "median_ratio": ratio,
+                "median_images_per_s": medians,
+                "median_ratio": ratios["lib_float32/idiom"],
+                "median_ratios": ratios,
                 "training_flops_per_image": flops,
-                "lib_flops_per_s": lib_rate,
-                "matmul_flops_per_s": ceiling,
+                "lib_flops_per_s": medians["lib"] * flops,
+                "lib_auto_flops_per_s": medians["lib_auto"] * flops,
+                "matmul_flops_per_s": ceilings["float32"],
+                "matmul_auto_flops_per_s": ceilings[auto],
             },
             indent=2,
         )
