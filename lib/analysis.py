@@ -125,7 +125,8 @@ def round_to_spread(mean: float, sd: float, scale: float = 1.0) -> tuple[str, st
     supports, by the Particle Data Group's rule: the sd keeps two significant digits when
     its leading three are 100-354, one when 355-949, and 950-999 round up to 1000 (two)."""
     mean, sd = mean * scale, sd * scale
-    if not np.isfinite(sd) or sd <= 0:
+    # identical values leave an sd of rounding noise (e.g. 1e-16), which has no digits to show
+    if not np.isfinite(sd) or sd <= 1e-9 * max(abs(mean), 1e-12):
         return f"{mean:.4g}", "0"
     exponent = int(np.floor(np.log10(sd)))
     leading = sd / 10.0**exponent  # in [1, 10)

@@ -184,6 +184,9 @@ def p4_summary(result: P4Result) -> dict[str, str]:
         "hardest_digits": ", ".join(f"{d} ({_percent(error[d])})" for d in order[:3]),
         "confused_pairs": ", ".join(f"{t} and {p} ({result.summed[t, p] + result.summed[p, t]})" for t, p in p4_pairs(result)),
         "accuracy_epoch1": format_mean_sd([result.histories[s]["test_accuracy"][0] for s in result.seeds], 100, "%"),
+        "later_epochs_gain": format_mean_sd(
+            [result.histories[s]["test_accuracy"][-1] - result.histories[s]["test_accuracy"][0] for s in result.seeds], 100
+        ),
         "easiest_digits": ", ".join(f"{d} ({_percent(error[d])})" for d in order[::-1][:2]),
     }
 
