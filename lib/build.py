@@ -419,10 +419,10 @@ def _precision_sentence(assignment: str) -> str:
         return f"Its {total} trained models were trained in float32 arithmetic."
     precisions = " and ".join(sorted(fast))
     count = sum(len(labels) for labels in fast.values())
+    which = f"All {total} of them were" if count == total else f"{count} of them were"
     sentence = (
-        f"The document uses {total} trained models. {count} of them were trained with {precisions} arithmetic in the "
-        "forward pass (automatic mixed precision: the weights stay in float32, and every measurement is computed in "
-        "float32)."
+        f"The document uses {total} trained models. {which} trained with {precisions} arithmetic in the forward pass "
+        "(automatic mixed precision: the weights stay in float32, and every measurement is computed in float32)."
     )
     kept = used.get("float32", set())
     if not kept:
