@@ -850,7 +850,7 @@ class _ModelWorker:
     def train(self, model: ModelJob, overrides: dict[str, Any], print_lock: threading.Lock) -> str | None:
         """Train ``model`` in this worker, its output prefixed with its label; None or the error."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        request = {"notebook": model.notebook, "key": model.key, "overrides": overrides}
+        request = {"notebook": model.notebook, "key": model.key, "label": model.label, "overrides": overrides}
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
@@ -880,7 +880,7 @@ def model_worker(profile: str) -> None:
             reply = "ok"
         except Exception as err:  # noqa: BLE001 - reported as one line, the worker takes the next model
             text = str(err).strip().splitlines()[-1] if str(err).strip() else ""
-            reply = f"model for {request['notebook']} failed to train: {type(err).__name__}: {text}"
+            reply = f"model {request['label']} failed to train: {type(err).__name__}: {text}"
         print(f"{WORKER_REPLY} {reply}", flush=True)
 
 
@@ -997,8 +997,6 @@ def report(
                 workers.append(worker)
             model = by_label[name]
             error = worker.train(model, settings.get(model.notebook, {}), lock)
-            if error is not None and "failed to train" in error:
-                error = error.replace(f"model for {model.notebook}", f"model {name}", 1)
             idle_workers.put(worker)
             return error
         if slots == 1:  # one job at a time: in this process, as `make notebook` runs one

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from lib import zoo
 from lib.cache import ModelTarget
 from lib.cpsc663_ex2 import P5Settings, experiments, models
 
@@ -32,7 +31,7 @@ def _autoencoder(recipe: models.AERecipe) -> ModelTarget:
 
 def _judge(profile: str) -> ModelTarget:
     epochs, size = experiments.JUDGE_SETTINGS[profile]
-    return ModelTarget(partial(zoo.judge, num_epochs=epochs, train_size=size), epochs * size / IMAGES_PER_SECOND["judge"])
+    return ModelTarget(partial(experiments._judge, profile), epochs * size / IMAGES_PER_SECOND["judge"])
 
 
 def model_targets(notebook: str, cfg) -> list[ModelTarget]:
