@@ -11,7 +11,11 @@ float32, alternated so that machine noise hits all three alike.
   repeats the float32 one).  ``BUNDLE_PRECISION=float32`` turns it off, as in the build.
 * idiom: ``torchvision.datasets.MNIST`` + ``transforms.ToTensor`` +
   ``DataLoader(batch_size, shuffle=True)`` in float32: one PIL image and one small tensor
-  per sample, collated per batch.  (The model pads to 32x32 inside, for all three.)
+  per sample, collated per batch.  (The model pads to 32x32 inside, for all three.)  It runs
+  in a fresh Python process with glibc's default allocator, as a user's script would.
+* Both lib rows run in a process with the allocator setting every model worker of the build
+  has (:mod:`lib.allocator`: freed memory is kept, so steps do not page-fault); run as
+  ``python -m lib.bench`` it restarts itself with that setting.
 
 All train the same nn4i_ex2 d=10 auto-encoder with the same batch size, optimizer,
 learning rate and loss for one epoch.  Each round runs lib float32, lib auto, idiom in
@@ -33,6 +37,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +46,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from lib import data, paths, precision, train
+from lib import allocator, data, paths, precision, train
 from lib.nn4i_ex2.models import ConvAutoencoder
 from lib.utils import configure_threads, seed_everything
 
@@ -155,12 +160,30 @@ def idiom_epoch(train_size: int, root: Path) -> float:
     return time.perf_counter() - start
 
 
+def idiom_epoch_in_stock_process(train_size: int, root: Path, threads: int) -> float:
+    """:func:`idiom_epoch` (after a warm-up epoch) in a new process with glibc's default
+    allocator, as the idiom runs in a user's script; its seconds."""
+    command = [sys.executable, "-m", "lib.bench", "--idiom-only", str(root), "--train-size", str(train_size)]
+    command += ["--threads", str(threads)]
+    result = subprocess.run(command, env=allocator.stock_env(), capture_output=True, text=True, cwd=paths.ROOT)
+    if result.returncode != 0:
+        raise RuntimeError(f"the torchvision idiom's process failed: {result.stderr.strip().splitlines()[-1:]}")
+    return float(result.stdout.split()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="rounds of lib float32, lib auto, idiom (default 3)")
     parser.add_argument("--train-size", type=int, default=60000, help="images per epoch (default 60000)")
     parser.add_argument("--threads", type=int, default=1, help="compute threads (default 1: what each job of `make report` uses)")
+    parser.add_argument("--idiom-only", type=Path, metavar="ROOT", help=argparse.SUPPRESS)  # internal: one idiom epoch
     args = parser.parse_args(argv)
+    if args.idiom_only:
+        os.environ["BUNDLE_THREADS"] = str(args.threads)
+        configure_threads()
+        idiom_epoch(min(WARM_UP_IMAGES, args.train_size), args.idiom_only)
+        print(idiom_epoch(args.train_size, args.idiom_only))
+        return 0
     if args.repeats < 1 or not 128 <= args.train_size <= 60000 or args.threads < 1:
         print(
             "error: --repeats and --threads must be >= 1 and --train-size in 128..60000; fix: e.g. --repeats 3 --threads 1",
@@ -179,16 +202,17 @@ def main(argv: list[str] | None = None) -> int:
     labels = {"lib": "lib, float32", "lib_auto": f"lib, auto = {auto}", "idiom": "torchvision + DataLoader, float32"}
     print(f"one epoch of the nn4i_ex2 d=10 auto-encoder on {args.train_size:,} images, batch {BATCH_SIZE}, {threads} threads")
     print(f"automatic precision on this CPU: {auto} ({auto_reason})")
+    kept = "kept (as in the build's workers)" if allocator.configured() else "returned to the kernel (glibc's default)"
+    print(f"lib rows: freed memory {kept}; idiom: a fresh process with glibc's defaults")
 
     lib_warm_up = images[:WARM_UP_IMAGES]
     lib_epoch(lib_warm_up, "float32")
     lib_epoch(lib_warm_up, auto)
-    idiom_epoch(min(WARM_UP_IMAGES, args.train_size), root)
     runs = []
     for repeat in range(1, args.repeats + 1):
         lib_s = lib_epoch(images, "float32")
         lib_auto_s = lib_epoch(images, auto)
-        idiom_s = idiom_epoch(args.train_size, root)
+        idiom_s = idiom_epoch_in_stock_process(args.train_size, root, threads)
         runs.append(
             {
                 "lib_images_per_s": args.train_size / lib_s,
@@ -249,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                 "threads": threads,
                 "auto_precision": auto,
                 "auto_precision_reason": auto_reason,
+                "lib_keeps_freed_memory": allocator.configured(),
                 "runs": runs,
                 "median_images_per_s": medians,
                 "median_ratio": ratios["lib_float32/idiom"],
@@ -266,4 +291,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if not allocator.configured():  # glibc reads the setting at start-up only: restart with it
+        restart_env = allocator.keep_freed_memory(dict(os.environ))
+        os.execve(sys.executable, [sys.executable, "-m", "lib.bench", *sys.argv[1:]], restart_env)
     sys.exit(main())

@@ -42,7 +42,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402
 
-from lib import cpsc663_ex2, html_report, idl_ex3, nn4i_ex2, params, paths, schedule  # noqa: E402
+from lib import allocator, cpsc663_ex2, html_report, idl_ex3, nn4i_ex2, params, paths, schedule  # noqa: E402
 from lib.report import GLUE_MIMETYPE, NAME_PATTERN, latex_cell, latex_escape  # noqa: E402
 
 KERNEL_NAME = "mnist-bundle"
@@ -1176,6 +1176,7 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--profile", default="full")
     one.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
+    allocator.keep_freed_memory()  # before any model worker or notebook kernel starts
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     logging.getLogger("papermill").addFilter(_quiet_papermill)
     for noisy in ("traitlets", "asyncio", "blib2to3"):
