@@ -344,3 +344,18 @@ def test_planned_entry_finds_the_entry_without_training(tmp_path, monkeypatch):
     assert path.exists() and trained == [1]
     with pytest.raises(RuntimeError, match="reached no cached model"):
         cache.planned_entry(lambda: None)
+
+
+def test_knn_graph_is_exact_and_bfloat16_candidates_keep_the_neighbours():
+    generator = torch.Generator().manual_seed(0)
+    points = torch.randn(700, 16, generator=generator)
+    neighbours, sq_distances = train.knn_graph(points, 5, chunk_size=128)
+    brute = torch.cdist(points, points).pow(2).fill_diagonal_(float("inf"))
+    expected_distances, expected = brute.topk(5, dim=1, largest=False)
+    assert torch.equal(neighbours, expected)  # no point is its own neighbour, none is missed
+    assert torch.allclose(sq_distances, expected_distances, rtol=1e-5, atol=1e-5)
+    fast, fast_distances = train.knn_graph(points, 5, chunk_size=128, candidate_dtype=torch.bfloat16)
+    kept = sum(len(set(a) & set(b)) for a, b in zip(fast.tolist(), expected.tolist(), strict=True)) / expected.numel()
+    assert kept > 0.999  # ranked in bfloat16, chosen in float32: the same graph up to rare ties
+    # the distances are float32 ones whatever ranked the candidates
+    assert torch.allclose(fast_distances, (points[fast] - points[:, None]).pow(2).sum(-1))

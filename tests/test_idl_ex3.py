@@ -68,7 +68,8 @@ def test_spreading_labels_two_clusters_from_one_label_each():
     generator = torch.Generator().manual_seed(0)
     points = torch.cat([torch.randn(50, 2, generator=generator), torch.randn(50, 2, generator=generator) + 8])
     truth = torch.cat([torch.zeros(50), torch.ones(50)]).long()
-    pseudo, confidence = semi_supervised.spread(points, torch.tensor([0, 50]), torch.tensor([0, 1]), 5, 30)
+    graph = semi_supervised.neighbour_graph(points, 5)
+    pseudo, confidence = semi_supervised.spread(graph, torch.tensor([0, 50]), torch.tensor([0, 1]), 30)
     assert torch.equal(pseudo, truth) and confidence.min() > 0.5
 
 
