@@ -17,8 +17,8 @@ import nbformat
 import pytest
 import torch
 
-from lib import metrics, paths
-from lib.nn4i_ex2 import Q1Settings, Q2Settings, Q3Settings, Q4Settings, experiments
+from lib import cache, metrics, paths, precision
+from lib.nn4i_ex2 import Q1Settings, Q2Settings, Q3Settings, Q4Settings, experiments, transfer
 from lib.nn4i_ex2 import models as nn4i_models
 
 matplotlib.use("Agg")
@@ -216,6 +216,23 @@ def test_q4_schemes_ablations_and_curve(q4):
         assert sorted(points) == Q4.label_counts and all(0 <= a <= 1 for accs in points.values() for a in accs)
     assert q4.curve[experiments.FROZEN][Q4.num_labels] == frozen.test_acc  # the headline point is the headline's draws
     assert q4.pretrained.recipe.num_epochs > q4.short.recipe.num_epochs and q4.test_size == TEST_SIZE
+
+
+def test_q4_classifiers_are_cached_groups_and_each_draw_trains_as_if_alone(tiny, q4):
+    groups = experiments.q4_headline_runs(Q4) + experiments.q4_curve_runs(Q4)
+    assert len(list(tiny.glob("nn4i_few_label_classifiers/*.json"))) == len(groups)  # one entry per scheme and size
+    runs = groups[1]  # the fine-tuned scheme: its encoder trains too
+    assert runs.scheme == experiments.FINE_TUNED and runs.draws == (0, 1)
+    trained_before = cache.stats()["trained"]
+    cached = transfer.few_label_runs(runs, CPU)
+    assert cache.stats()["trained"] == trained_before  # loaded, not trained again
+    assert [x["test"] for x in cached] == q4.schemes[runs.scheme].test_acc
+    # the second draw alone, in the precision the cache trained it in, gives the same result
+    encoder = nn4i_models.autoencoder(runs.encoder, CPU)[0].encoder
+    data_xy = nn4i_models.mnist("train", runs.encoder.train_size), nn4i_models.mnist("test", runs.encoder.test_size)
+    with precision.training(cache.resolve_precision("auto", CPU)):
+        alone = transfer._train_one(transfer.classifier(runs.scheme, runs.encoder, encoder), runs, 1, *data_xy, CPU)
+    assert alone == cached[1]
 
 
 def test_q4_summary_metrics_rows_and_figures(q4):

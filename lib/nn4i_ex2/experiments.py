@@ -7,7 +7,6 @@ can list (and train) every model before the notebooks run.
 
 from __future__ import annotations
 
-import copy
 import inspect
 from dataclasses import asdict, dataclass, replace
 
@@ -15,7 +14,6 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from torch import nn
 
 from lib import analysis, data, judging, models, plots, train, zoo
 from lib.analysis import format_mean_sd
@@ -24,13 +22,25 @@ from lib.nn4i_ex2.models import (
     TRANSFER_EPOCHS,
     AERecipe,
     ConvAutoencoder,
-    ConvEncoder,
     autoencoder,
     matched_hidden_units,
     mnist,
     recipe,
 )
-from lib.utils import seed_everything
+from lib.nn4i_ex2.transfer import (
+    BATCH_SIZE,
+    BN_FIXED,
+    CLASSIFIER_LR,
+    ENCODER_LR,
+    FINE_TUNED,
+    FROZEN,
+    HIDDEN_UNITS,
+    SCRATCH,
+    WEIGHT_DECAY,
+    FewLabelRuns,
+    few_label_runs,
+    short_frozen_name,
+)
 
 # --- the models each question needs ---------------------------------------------------
 
@@ -472,22 +482,6 @@ def q3_heatmap_figure(r: Q3Result) -> plt.Figure:
 
 # --- Q4: transfer learning with few labels --------------------------------------------
 
-# The classifier recipe every scheme shares (chosen on the training set; no test image used).
-HIDDEN_UNITS = 128  # MLP head: d -> 128 -> 10, ReLU
-CLASSIFIER_LR = 1e-3  # AdamW with cosine decay, weight decay 1e-4, batches of up to 128 images
-ENCODER_LR = 1e-3  # the encoder's learning rate when it is trained too
-HEAD_SEED = 1000  # the same initial head in every scheme and draw
-WEIGHT_DECAY = 1e-4
-BATCH_SIZE = 128  # labelled images per step (all of them when there are fewer)
-
-FROZEN, FINE_TUNED, SCRATCH = "frozen encoder", "whole network, pre-trained start", "whole network, random start"
-BN_FIXED = "pre-trained start, batch-norm statistics fixed"
-
-
-def short_frozen_name(epochs: int) -> str:
-    return f"frozen encoder of Q1's {epochs}-epoch model"
-
-
 @dataclass
 class SchemeRuns:
     train_acc: list[float]
@@ -507,74 +501,52 @@ class Q4Result:
     classifier_steps: int
 
 
-def _classifier(scheme: str, encoders: dict[str, nn.Module], spec: AERecipe) -> models.EncoderClassifier:
-    seed_everything(HEAD_SEED)
-    head = models.MLPHead(spec.latent_dim, HIDDEN_UNITS)
-    if scheme == SCRATCH:
-        encoder = ConvEncoder(spec.latent_dim, spec.num_conv_layers, spec.base_channels, spec.hidden_units)
-    else:
-        encoder = copy.deepcopy(encoders[scheme])
-    frozen = scheme not in (FINE_TUNED, SCRATCH, BN_FIXED)
-    return models.EncoderClassifier(encoder, head, freeze_encoder=frozen, freeze_batchnorm=scheme == BN_FIXED)
+def q4_headline_runs(s: Q4Settings) -> list[FewLabelRuns]:
+    """The schemes at the headline labelled-set size: the three of the question, then the
+    two ablations (the last only where Q1's model differs from the longer-trained one)."""
+    long_spec, short_spec = long_recipe(s.profile), recipe(s.profile)
+    draws = tuple(range(s.first_draw, s.first_draw + s.num_draws))
+    schemes = [(scheme, long_spec) for scheme in (FROZEN, FINE_TUNED, SCRATCH, BN_FIXED)]
+    if short_spec != long_spec:
+        schemes.append((short_frozen_name(short_spec.num_epochs), short_spec))
+    return [FewLabelRuns(scheme, s.num_labels, draws, s.classifier_steps, spec) for scheme, spec in schemes]
+
+
+def q4_curve_runs(s: Q4Settings) -> list[FewLabelRuns]:
+    """The other points of the accuracy-vs-labels curve (the headline size is reused)."""
+    draws = tuple(range(s.first_draw, s.first_draw + s.curve_draws))
+    spec = long_recipe(s.profile)
+    return [
+        FewLabelRuns(scheme, n, draws, s.classifier_steps, spec)
+        for n in s.label_counts
+        if n != s.num_labels
+        for scheme in (FROZEN, FINE_TUNED)
+    ]
 
 
 def q4_transfer(s: Q4Settings, device: torch.device) -> Q4Result:
     """Few-label classifiers on the pre-trained encoder (frozen, or trained with its head),
     against the same network from a random start; ablations: batch-norm statistics kept
-    fixed while fine-tuning, and the frozen scheme on Q1's shorter-trained encoder."""
+    fixed while fine-tuning, and the frozen scheme on Q1's shorter-trained encoder.  The
+    classifiers are cached (:mod:`lib.nn4i_ex2.transfer`)."""
     long_spec, short_spec = long_recipe(s.profile), recipe(s.profile)
     test_x, test_y = mnist("test", long_spec.test_size)
-    train_x, train_y = mnist("train", long_spec.train_size)
-    long_score, long_model = _score(long_spec, train_x[:10000], test_x, device)
-    short_score, short_model = _score(short_spec, train_x[:10000], test_x, device)
-    short_name = short_frozen_name(short_spec.num_epochs)
-    encoders = {FROZEN: long_model.encoder, FINE_TUNED: long_model.encoder, BN_FIXED: long_model.encoder}
-    if short_spec != long_spec:
-        encoders[short_name] = short_model.encoder
-
-    def run(scheme: str, num_labels: int, draw: int) -> dict:
-        idx = data.balanced_indices(train_y, num_labels, seed=draw)
-        images, labels = train_x[idx], train_y[idx]
-        model = _classifier(scheme, encoders, long_spec)
-        groups = None
-        if scheme in (FINE_TUNED, BN_FIXED):  # fine-tuning: the encoder gets its own learning rate
-            groups = [{"params": model.encoder.parameters(), "lr": ENCODER_LR}, {"params": model.head.parameters()}]
-        train.fit_few_labels(
-            model,
-            images,
-            labels,
-            num_steps=s.classifier_steps,
-            batch_size=BATCH_SIZE,
-            learning_rate=CLASSIFIER_LR,
-            seed=draw,
-            device=device,
-            augment=data.random_affine,
-            param_groups=groups,
-            weight_decay=WEIGHT_DECAY,
-        )
-        predicted = train.predict(model, test_x, device).argmax(1)
-        return {
-            "train": train.evaluate_accuracy(model, images, labels, device),
-            "test": (predicted == test_y).float().mean().item(),
-            "per_class": [(predicted[test_y == c] == c).float().mean().item() for c in range(10)],
-            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        }
-
-    draws = range(s.first_draw, s.first_draw + s.num_draws)
+    train_x, _ = mnist("train", long_spec.train_size)
+    long_score, _ = _score(long_spec, train_x[:10000], test_x, device)
+    short_score, _ = _score(short_spec, train_x[:10000], test_x, device)
     schemes = {}
-    for scheme in (FROZEN, FINE_TUNED, SCRATCH, BN_FIXED, *([short_name] if short_name in encoders else [])):
-        runs = [run(scheme, s.num_labels, draw) for draw in draws]
-        schemes[scheme] = SchemeRuns(
-            [x["train"] for x in runs], [x["test"] for x in runs], np.array([x["per_class"] for x in runs]), runs[0]["trainable"]
-        )
+    for runs in q4_headline_runs(s):
+        found = few_label_runs(runs, device)
+        train_acc, test_acc = [x["train"] for x in found], [x["test"] for x in found]
+        schemes[runs.scheme] = SchemeRuns(train_acc, test_acc, np.array([x["per_class"] for x in found]), found[0]["trainable"])
     curve = {scheme: {} for scheme in (FROZEN, FINE_TUNED)}
+    others = {(runs.num_labels, runs.scheme): runs for runs in q4_curve_runs(s)}
     for n in s.label_counts:
         for scheme in curve:
-            curve[scheme][n] = (
-                schemes[scheme].test_acc
-                if n == s.num_labels
-                else [run(scheme, n, draw)["test"] for draw in range(s.first_draw, s.first_draw + s.curve_draws)]
-            )
+            if n == s.num_labels:
+                curve[scheme][n] = schemes[scheme].test_acc
+            else:
+                curve[scheme][n] = [x["test"] for x in few_label_runs(others[n, scheme], device)]
     return Q4Result(schemes, curve, long_score, short_score, s.num_labels, len(test_y), s.classifier_steps)
 
 
