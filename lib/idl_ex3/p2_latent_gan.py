@@ -317,8 +317,20 @@ def _trend(first: list[float], last: list[float], tolerance: float = 0.03) -> st
 
 def _lead(first: list[float], last: list[float]) -> str:
     """The discriminator's lead in a few words, from the same change as :func:`_trend`."""
-    words = {"stays": "keeps a steady lead", "widens": "widens its lead", "narrows": "loses part of its lead"}
+    words = {"stays": "keeps its lead", "widens": "widens its lead", "narrows": "loses part of its lead"}
     return words[_trend(first, last).split()[0]]
+
+
+def _gap_path(result: P2Result, design: str) -> str:
+    """The gap's course over the whole run: its range over the epochs and its last epoch against
+    its first (epoch means over the seeds), so that a swing in between is not called steady."""
+    epochs = len(result.histories[design][result.seeds[0]]["d_real"])
+    means = [float(np.mean(_gap(result, design, epoch))) for epoch in range(epochs)]
+    ending = {"stays": "ends about where it started"}.get(_trend(_gap(result, design, 0), _gap(result, design, -1)).split()[0])
+    if ending is None:
+        change = means[-1] - means[0]
+        ending = f"ends {abs(change):.2f} {'wider' if change > 0 else 'narrower'}"
+    return f"moves between {min(means):.2f} and {max(means):.2f} over the {epochs} epochs (means over seeds) and {ending}"
 
 
 def _mode_report(result: P2Result, design: str) -> dict[str, str]:
@@ -452,7 +464,7 @@ def p2_summary(result: P2Result) -> dict[str, str]:
             f"d_fake_{design}": _d(d_fake),
             f"d_gap_{design}": _d(np.subtract(d_real, d_fake)),
             f"d_gap_first_{design}": _d(_gap(result, design, 0)),
-            f"d_gap_trend_{design}": _trend(_gap(result, design, 0), _gap(result, design, -1)),
+            f"d_gap_path_{design}": _gap_path(result, design),
             f"lead_{design}": _lead(_gap(result, design, 0), _gap(result, design, -1)),
             f"grid_flagged_{design}": str(int(grid.flagged(result.far_limit).sum())),
         }

@@ -573,10 +573,14 @@ def _verdicts(r: P3Result) -> dict[str, str]:
     else:
         smooth = "neither side is smoother for every GAN noise path kind"
         preferred = {1: "the AE paths", -1: f"the GAN paths ({PROSE_NAMES[best]})", 0: "neither side"}[fd_sign]
+    per_seed = difference(r, "fd", AE, best).per_seed
+    lower = sum(value < 0 for value in per_seed)
     realism = {
         -1: f"the most realistic GAN path kind, {PROSE_NAMES[best]}, is more realistic than the AE paths",
         1: f"even the most realistic GAN path kind, {PROSE_NAMES[best]}, is less realistic than the AE paths",
-        0: f"the most realistic GAN path kind, {PROSE_NAMES[best]}, is about as realistic as the AE paths",
+        # an interval that contains zero does not show equal realism: say which way the seeds lean
+        0: f"the most realistic GAN path kind, {PROSE_NAMES[best]}, is not shown to differ from the AE paths, "
+        f"though its interior FD is the lower one in {lower} of {len(per_seed)} GAN training seeds",
     }[fd_sign]
     reason = (
         "ranking smoothness over realism: a path through a third digit does not morph one digit into the other, however "
@@ -619,18 +623,31 @@ def _list(items: list[str]) -> str:
 
 
 BEND_WORDS = {  # (sign of control - AE, sign of noise slerp - control) in third-digit visits -> where the excess comes from
-    (0, 1): "from the path through the noise, not from the endpoints",
+    (0, 1): "from the path through the noise; the endpoints' share, {control_vs_ae}, has an interval that includes zero",
     (1, 1): "from both the endpoints and the path through the noise",
-    (1, 0): "from the endpoints, not from the path through the noise",
+    (1, 0): "from the endpoints; the path's own share, {path_vs_control}, has an interval that includes zero",
 }
+
+
+def _interval_pp(d: Difference) -> str:
+    """ "+6 pp [−0.3, +12.5]": a third-digit difference in percentage points with its 95%
+    interval, with a decimal more wherever a bound would otherwise round to zero."""
+    dec = _decimals(max(d.sd, (d.high - d.low) / 3.92) * 100)
+    while dec < 2 and any(bound != 0 and round(abs(bound) * 100, dec) == 0 for bound in (d.low, d.high)):
+        dec += 1
+    return f"{_num(d.mean * 100, dec, True)} pp [{_num(d.low * 100, dec, True)}, {_num(d.high * 100, dec, True)}]"
 
 
 def _bend_attribution(r: P3Result) -> str:
     """Per design, where the noise paths' extra third-digit visits come from, by the control's paired differences."""
     parts = []
     for d in DESIGNS:
-        key = (_sign(difference(r, "third", AE, f"{d}/codes")), _sign(difference(r, "third", f"{d}/codes", f"{d}/slerp")))
-        parts.append(f"for the {DESIGN_NAMES[d]}, {BEND_WORDS.get(key, 'from neither clearly')}")
+        control_vs_ae = difference(r, "third", AE, f"{d}/codes")
+        path_vs_control = difference(r, "third", f"{d}/codes", f"{d}/slerp")
+        key = (_sign(control_vs_ae), _sign(path_vs_control))
+        # an unresolved share is given with its interval (pp), so the reader sees how close it is
+        cells = {"control_vs_ae": _interval_pp(control_vs_ae), "path_vs_control": _interval_pp(path_vs_control)}
+        parts.append(f"for the {DESIGN_NAMES[d]}, {BEND_WORDS.get(key, 'from neither clearly').format(**cells)}")
     return "; ".join(parts)
 
 
@@ -716,7 +733,7 @@ def summary(r: P3Result) -> dict[str, str]:
         "gan_third": _gan_third(r),
         "third_diff": _diff_range(r, "third", [(AE, m) for m in GAN_METHODS], 100, " pp"),
         "third_second_diff": _diff_range(r, "third_second", [(AE, m) for m in GAN_METHODS], 100, " pp"),
-        "ae_step": _msd(r.seed_means(AE, "step_share"), 1, 100, "%"),
+        "ae_step": _msd(r.seed_means(AE, "step_share"), 2, 100, "%"),  # its sd over seeds is a few hundredths
         "step_diff": _diff_range(r, "step_share", [(AE, m) for m in GAN_METHODS], 100, " pp"),
         # realism
         "ae_fd": _fd(r, AE),

@@ -424,7 +424,7 @@ def p4_consistency_rows(result: P4Result) -> list[list]:
         for name in JUDGE_NAMES:
             row += [_fixed_mean_sd(result.consistency[name][:, d], 1, 100), f"{100 * result.real_recall[name][d]:.1f}"]
         rows.append(row)
-    last = ["all"]
+    last = ["mean of the digits"]  # unweighted: not the accuracy over all test images
     for name in JUDGE_NAMES:
         last += [_fixed_mean_sd(result.consistency[name].mean(1), 1, 100), f"{100 * result.real_recall[name].mean():.1f}"]
     return rows + [last]
@@ -663,8 +663,10 @@ def p4_summary(result: P4Result, cfg: P4Settings) -> dict[str, str]:
     for name, key in zip(JUDGE_NAMES, ("j1", "j2"), strict=True):
         means = result.consistency[name].mean(0)
         worst = int(np.argmin(means))
+        # equal shares of equally many samples can differ in the last bit: a tie is named as one
+        tied = [int(d) for d in np.flatnonzero(np.isclose(means, means[worst], rtol=0, atol=1e-6)) if d != worst]
         out[f"{key}_overall"] = _fixed_mean_sd(result.consistency[name].mean(1), 1, 100, "%")
-        out[f"{key}_worst_digit"] = str(worst)
+        out[f"{key}_worst_digit"] = f"{worst} (tied with {' and '.join(map(str, tied))})" if tied else str(worst)
         out[f"{key}_worst"] = _fixed_mean_sd(result.consistency[name][:, worst], 1, 100, "%")
         out[f"{key}_worst_misread"] = _misreadings(result, name, worst)
         out[f"{key}_lowest_single"] = _percent(result.consistency[name].min())
