@@ -333,11 +333,15 @@ def run() -> dict[str, float]:
 # --- what the report shows ---------------------------------------------------------------------
 
 
-def sci(value: float, digits: int = 1) -> str:
-    """A small number for the prose as math with ``digits`` significant digits, e.g. $2 \\times 10^{-16}$."""
+def sci(value: float, digits: int = 1, upper: bool = False) -> str:
+    """A small number for the prose as math with ``digits`` significant digits, e.g. $2 \\times 10^{-16}$;
+    ``upper``: rounded up, for a bound ("to within ...")."""
     if value == 0:
         return "$0$"
     mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    if upper and float(f"{mantissa}e{exponent}") < value:  # one unit more in the last digit bounds it
+        step = 10.0 ** -(digits - 1)
+        mantissa, exponent = f"{(float(mantissa) + step) * 10.0 ** int(exponent):.{digits - 1}e}".split("e")
     return f"${mantissa} \\times 10^{{{int(exponent)}}}$"
 
 
@@ -349,7 +353,7 @@ def summary(result: dict[str, float]) -> dict[str, str]:
         "sharpness": f"{SHARPNESS:g}",
         "off_target_weight": sci(result["off_target_weight"], digits=2),
         "conv_case": f"{layers} 3×3 convolution layers on a {channels}-channel {height}×{width} image",
-        "t1_max_diff": sci(result["max_abs_diff"]),
+        "t1_max_diff": sci(result["max_abs_diff"], upper=True),
     }
 
 
