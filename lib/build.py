@@ -414,14 +414,20 @@ def _precision_sentence(assignment: str) -> str:
     total = sum(len(labels) for labels in used.values())
     if not total:
         return "It uses no trained model."
+    # a cache entry labelled "set of ..." holds several models trained one after another
+    sets = (
+        " (a set of classifiers trained together counts once)"
+        if any(label.startswith("set of ") for labels in used.values() for label in labels)
+        else ""
+    )
     fast = {p: labels for p, labels in used.items() if p != "float32"}
     if not fast:
-        return f"Its {total} trained models were trained in float32 arithmetic."
+        return f"Its {total} trained models{sets} were trained in float32 arithmetic."
     precisions = " and ".join(sorted(fast))
     count = sum(len(labels) for labels in fast.values())
     which = f"All {total} of them were" if count == total else f"{count} of them were"
     sentence = (
-        f"The document uses {total} trained models. {which} trained with {precisions} arithmetic in the forward pass "
+        f"The document uses {total} trained models{sets}. {which} trained with {precisions} arithmetic in the forward pass "
         "(automatic mixed precision: the weights stay in float32, and every measurement is computed in float32)."
     )
     kept = used.get("float32", set())
@@ -429,7 +435,7 @@ def _precision_sentence(assignment: str) -> str:
         return sentence
     kinds = sorted({" ".join(re.sub(r"seed=\d+|\w*\[[^\]]*\]", "", label).split()) for label in kept})
     kinds_text = _markdown_text(", ".join(kinds))
-    return sentence + f" The other {len(kept)} ({kinds_text}) were trained in float32, as their recipes ask."
+    return sentence + f" The other {len(kept)} were trained in float32, as their recipes ask: {kinds_text}."
 
 
 def provenance_cells(assignment: str, profile: str, built: str) -> list[nbformat.NotebookNode]:

@@ -116,7 +116,7 @@ class CourseAERecipe:
     seed: int = 0
 
     def label(self) -> str:
-        return f"course denoising AE d={self.latent_dim} seed={self.seed}"
+        return f"course denoising auto-encoder ({self.latent_dim}-dimensional code) seed={self.seed}"
 
 
 def recipe(profile: str) -> CourseAERecipe:

@@ -379,7 +379,8 @@ class GANRecipe:
 
     def label(self) -> str:
         kind = "conditional GAN" if self.conditional else "latent GAN"
-        return f"{kind} G{list(self.hidden_units)} {self.output} seed={self.seed}"
+        output = {"range": "range-matched output", "linear": "linear output"}.get(self.output, f"{self.output} output")
+        return f"{kind} ({output}) G{list(self.hidden_units)} seed={self.seed}"
 
 
 GAN_EPOCHS = {"full": 8, "quick": 2, "smoke": 1}
