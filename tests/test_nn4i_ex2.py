@@ -218,7 +218,8 @@ def test_q4_schemes_ablations_and_curve(q4):
     assert q4.pretrained.recipe.num_epochs > q4.short.recipe.num_epochs and q4.test_size == TEST_SIZE
 
 
-def test_q4_classifiers_are_cached_groups_and_each_draw_trains_as_if_alone(tiny, q4):
+def test_q4_classifiers_are_cached_groups_and_each_draw_trains_as_if_alone(tiny, q4, monkeypatch):
+    monkeypatch.setenv("BUNDLE_CACHE_DIR", str(tiny))  # the module's cache, where q4 stored them
     groups = experiments.q4_headline_runs(Q4) + experiments.q4_curve_runs(Q4)
     assert len(list(tiny.glob("nn4i_few_label_classifiers/*.json"))) == len(groups)  # one entry per scheme and size
     runs = groups[1]  # the fine-tuned scheme: its encoder trains too
