@@ -120,6 +120,25 @@ def most_confused_pairs(matrix: np.ndarray, top: int = 3) -> list[tuple[int, int
     return [(int(i), int(j), int(off[i, j])) for i, j in zip(*np.unravel_index(order, off.shape), strict=True)]
 
 
+def significant(value: float, digits: int = 1, round_up: bool = False) -> tuple[str, int]:
+    """Mantissa text and exponent of ``value`` (> 0) with ``digits`` significant digits, e.g.
+    ("2.2", -16); ``round_up``: the smallest such number not below ``value``, so that a
+    printed maximum stays a true bound."""
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    if round_up and float(f"{mantissa}e{exponent}") < value:  # one unit more in the last digit
+        step = 10.0 ** -(digits - 1)
+        mantissa, exponent = f"{(float(mantissa) + step) * 10.0 ** int(exponent):.{digits - 1}e}".split("e")
+    return mantissa, int(exponent)
+
+
+def error_bound(value: float) -> str:
+    """A small maximum error for the prose with one digit, rounded up, e.g. "3e-16" for 2.2e-16 ("0" for 0)."""
+    if not value:
+        return "0"
+    mantissa, exponent = significant(value, 1, round_up=True)
+    return f"{mantissa}e{exponent:+03d}"
+
+
 def round_to_spread(mean: float, sd: float, scale: float = 1.0) -> tuple[str, str]:
     """``mean`` and ``sd`` (times ``scale``) as text with as many decimals as the spread
     supports, by the Particle Data Group's rule: the sd keeps two significant digits when

@@ -167,7 +167,9 @@ def idiom_epoch_in_stock_process(train_size: int, root: Path, threads: int) -> f
     command += ["--threads", str(threads)]
     result = subprocess.run(command, env=allocator.stock_env(), capture_output=True, text=True, cwd=paths.ROOT)
     if result.returncode != 0:
-        raise RuntimeError(f"the torchvision idiom's process failed: {result.stderr.strip().splitlines()[-1:]}")
+        raise RuntimeError(
+            f"the torchvision idiom's process failed: {(result.stderr.strip().splitlines() or ['no message'])[-1]}"
+        )
     return float(result.stdout.split()[-1])
 
 

@@ -307,7 +307,10 @@ def _gap(result: P2Result, design: str, epoch: int) -> list[float]:
     return [result.histories[design][s]["d_real"][epoch] - result.histories[design][s]["d_fake"][epoch] for s in result.seeds]
 
 
-def _trend(first: list[float], last: list[float], tolerance: float = 0.03) -> str:
+GAP_TOLERANCE = 0.03  # a change of the discriminator's gap below this counts as none
+
+
+def _trend(first: list[float], last: list[float], tolerance: float = GAP_TOLERANCE) -> str:
     """How the discriminator's gap moved from the first to the last epoch (mean over seeds)."""
     change = float(np.mean(last) - np.mean(first))
     if abs(change) < tolerance:
@@ -326,9 +329,10 @@ def _gap_path(result: P2Result, design: str) -> str:
     its first (epoch means over the seeds), so that a swing in between is not called steady."""
     epochs = len(result.histories[design][result.seeds[0]]["d_real"])
     means = [float(np.mean(_gap(result, design, epoch))) for epoch in range(epochs)]
-    ending = {"stays": "ends about where it started"}.get(_trend(_gap(result, design, 0), _gap(result, design, -1)).split()[0])
-    if ending is None:
-        change = means[-1] - means[0]
+    change = means[-1] - means[0]
+    if abs(change) < GAP_TOLERANCE:
+        ending = "ends about where it started"
+    else:
         ending = f"ends {abs(change):.2f} {'wider' if change > 0 else 'narrower'}"
     return f"moves between {min(means):.2f} and {max(means):.2f} over the {epochs} epochs (means over seeds) and {ending}"
 

@@ -592,14 +592,23 @@ def _verdicts(r: P3Result) -> dict[str, str]:
             "best_gan": PROSE_NAMES[best], "best_gan_key": best}  # fmt: skip
 
 
+def _with_interval(d: Difference, scale: float = 1.0, unit: str = "", interval: bool = True, bound_signs: bool = False) -> str:
+    """ "+6 pp [+2, +11]": a paired difference with one significant digit of its spread and,
+    if ``interval``, its 95% interval; ``bound_signs`` adds a decimal (up to two) wherever a
+    bound would otherwise print as 0, so that its sign shows."""
+    dec = _decimals(max(d.sd, (d.high - d.low) / 3.92) * scale)
+    while bound_signs and dec < 2 and any(bound != 0 and round(abs(bound) * scale, dec) == 0 for bound in (d.low, d.high)):
+        dec += 1
+    bracket = f" [{_num(d.low * scale, dec, True)}, {_num(d.high * scale, dec, True)}]" if interval else ""
+    return f"{_num(d.mean * scale, dec, True)}{unit}{bracket}"
+
+
 def _diff_range(r: P3Result, key: str, pairs: list[tuple[str, str]], scale: float, unit: str = "") -> str:
     """The smallest and largest paired difference ``other - base`` over ``pairs``, each with its interval."""
     cells = []
     for base, other in pairs:
         d = difference(r, key, base, other)
-        dec = _decimals(max(d.sd, (d.high - d.low) / 3.92) * scale)
-        text = f"{_num(d.mean * scale, dec, True)}{unit} [{_num(d.low * scale, dec, True)}, {_num(d.high * scale, dec, True)}]"
-        cells.append((d.mean, text))
+        cells.append((d.mean, _with_interval(d, scale, unit)))
     return _range_text(cells)
 
 
@@ -608,9 +617,7 @@ def _per_design(r: P3Result, key: str, base: str, other: str, scale: float = 1.0
     parts = []
     for d in DESIGNS:
         diff = difference(r, key, base.format(d=d), other.format(d=d))
-        dec = _decimals(max(diff.sd, (diff.high - diff.low) / 3.92) * scale)
-        bracket = f" [{_num(diff.low * scale, dec, True)}, {_num(diff.high * scale, dec, True)}]" if interval else ""
-        parts.append(f"{_num(diff.mean * scale, dec, True)}{unit}{bracket} ({DESIGN_NAMES[d]})")
+        parts.append(f"{_with_interval(diff, scale, unit, interval)} ({DESIGN_NAMES[d]})")
     return " and ".join(parts)
 
 
@@ -629,15 +636,6 @@ BEND_WORDS = {  # (sign of control - AE, sign of noise slerp - control) in third
 }
 
 
-def _interval_pp(d: Difference) -> str:
-    """ "+6 pp [−0.3, +12.5]": a third-digit difference in percentage points with its 95%
-    interval, with a decimal more wherever a bound would otherwise round to zero."""
-    dec = _decimals(max(d.sd, (d.high - d.low) / 3.92) * 100)
-    while dec < 2 and any(bound != 0 and round(abs(bound) * 100, dec) == 0 for bound in (d.low, d.high)):
-        dec += 1
-    return f"{_num(d.mean * 100, dec, True)} pp [{_num(d.low * 100, dec, True)}, {_num(d.high * 100, dec, True)}]"
-
-
 def _bend_attribution(r: P3Result) -> str:
     """Per design, where the noise paths' extra third-digit visits come from, by the control's paired differences."""
     parts = []
@@ -646,7 +644,8 @@ def _bend_attribution(r: P3Result) -> str:
         path_vs_control = difference(r, "third", f"{d}/codes", f"{d}/slerp")
         key = (_sign(control_vs_ae), _sign(path_vs_control))
         # an unresolved share is given with its interval (pp), so the reader sees how close it is
-        cells = {"control_vs_ae": _interval_pp(control_vs_ae), "path_vs_control": _interval_pp(path_vs_control)}
+        cells = {name: _with_interval(diff, 100, " pp", bound_signs=True)
+                 for name, diff in (("control_vs_ae", control_vs_ae), ("path_vs_control", path_vs_control))}  # fmt: skip
         parts.append(f"for the {DESIGN_NAMES[d]}, {BEND_WORDS.get(key, 'from neither clearly').format(**cells)}")
     return "; ".join(parts)
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lib.analysis import significant
+
 DT = torch.float64
 SEED = 0
 SHARPNESS = 80.0  # lambda: the score of the wanted neighbour; every other token scores 0
@@ -338,11 +340,8 @@ def sci(value: float, digits: int = 1, upper: bool = False) -> str:
     ``upper``: rounded up, for a bound ("to within ...")."""
     if value == 0:
         return "$0$"
-    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-    if upper and float(f"{mantissa}e{exponent}") < value:  # one unit more in the last digit bounds it
-        step = 10.0 ** -(digits - 1)
-        mantissa, exponent = f"{(float(mantissa) + step) * 10.0 ** int(exponent):.{digits - 1}e}".split("e")
-    return f"${mantissa} \\times 10^{{{int(exponent)}}}$"
+    mantissa, exponent = significant(value, digits, round_up=upper)
+    return f"${mantissa} \\times 10^{{{exponent}}}$"
 
 
 def summary(result: dict[str, float]) -> dict[str, str]:
