@@ -9,7 +9,7 @@ from lib.cpsc663_ex2 import P5Settings, experiments, models
 
 # First guesses of the training rates on one core (bfloat16, the other core busy), measured
 # here; a build replaces them by what it measured.
-IMAGES_PER_SECOND = {"cnn": 8000, "mlp": 12000, "linear": 12000, "conv": 7000, "conv_skip": 7000, "judge": 10000}
+IMAGES_PER_SECOND = {"cnn": 11000, "mlp": 12000, "linear": 12000, "conv": 11000, "conv_skip": 10000, "judge": 10000}
 
 
 # Seconds of each notebook's own work in the full profile (one core, its models loaded),
