@@ -482,6 +482,7 @@ def q3_heatmap_figure(r: Q3Result) -> plt.Figure:
 
 # --- Q4: transfer learning with few labels --------------------------------------------
 
+
 @dataclass
 class SchemeRuns:
     train_acc: list[float]
