@@ -317,18 +317,32 @@ def _score(model, test_x, test_y, neighbours, judge, device) -> tuple[float, flo
 
 def separation(runs: dict[int, AEScores], separate: float = 0.9, mixed: float = 0.6) -> tuple[str, str]:
     """For the first training seed (the one the figures plot): the digits whose 5-NN accuracy
-    in the code plane is at least ``separate`` (a region of their own), and those below ``mixed``."""
+    in the code plane is at least ``separate`` (a region of their own), and those below
+    ``mixed``, each with its accuracy so that a reader can check the split; where no digit
+    reaches ``separate``, the closest one is named."""
     per_digit = _per_digit(runs[min(runs)].knn_matrix)
-    return tuple(_digits([d for d in range(10) if keep(per_digit[d])]) for keep in (lambda a: a >= separate, lambda a: a < mixed))
+    separate_digits = [d for d in range(10) if per_digit[d] >= separate]
+    mixed_digits = [d for d in range(10) if per_digit[d] < mixed]
+    closest = int(np.argmax(per_digit))
+    named = _digits(separate_digits, per_digit) if separate_digits else f"none; the closest is {_digits([closest], per_digit)}"
+    return named, _digits(mixed_digits, per_digit)
 
 
-def _digits(digits: list[int]) -> str:
-    """ "digits 0, 1 and 7", "digit 4" or "none"."""
+def _digits(digits: list[int], accuracy: np.ndarray) -> str:
+    """ "digits 0 at 91%, 1 at 97% and 7 at 90%", "digit 4 at 93%" or "none"."""
     if not digits:
         return "none"
-    if len(digits) == 1:
-        return f"digit {digits[0]}"
-    return "digits " + ", ".join(map(str, digits[:-1])) + f" and {digits[-1]}"
+    named = [f"{d} at {100 * accuracy[d]:.0f}%" for d in digits]
+    if len(named) == 1:
+        return f"digit {named[0]}"
+    return "digits " + ", ".join(named[:-1]) + f" and {named[-1]}"
+
+
+def passing_epochs(runs: dict[int, AEScores], level: float) -> str:
+    """The first epoch in which each seed's test error is below ``level``, per seed
+    ("3 / 2 / 3"; "none" for a seed that never gets there)."""
+    first = [next((str(i + 1) for i, mse in enumerate(s.history["test_mse"]) if mse < level), "none") for s in runs.values()]
+    return " / ".join(first)
 
 
 def p5_autoencoders(cfg: P5Settings, device: torch.device) -> P5Result:
@@ -393,6 +407,12 @@ def _top_misreadings(matrix: np.ndarray, top: int = 3) -> str:
     total = matrix.sum(1)
     pairs = analysis.most_confused_pairs(matrix, top)
     return ", ".join(f"{t} read as {p} ({_percent(n / total[t])} of the {t}s)" for t, p, n in pairs)
+
+
+def _misread_as(matrix: np.ndarray, top: int = 3) -> str:
+    """The digits that the ``top`` most frequent misreadings are read as: "9", "8 or 9"."""
+    targets = sorted({int(p) for _, p, _ in analysis.most_confused_pairs(matrix, top)})
+    return " or ".join([", ".join(map(str, targets[:-1])), str(targets[-1])] if len(targets) > 1 else map(str, targets))
 
 
 def p5_summary(result: P5Result) -> dict[str, str]:
@@ -675,10 +695,12 @@ def p6_summary(result: P6Result) -> dict[str, str]:
         "cae_reading": _percent(np.trace(cae_reading) / cae_reading.sum()),
         "cae_worst_digits": ", ".join(f"{d} ({_percent(per_digit[d])})" for d in order[:3]),
         "cae_misreadings": _top_misreadings(cae_reading),
+        "cae_misread_as": _misread_as(cae_reading),
         "cae_epoch_mse": ", ".join(f"{v:.4f}" for v in curve[: min(4, len(curve))]),
         "cae_final_mse": f"{curve[-1]:.4f}",
         "class_mean_mse": f"{result.class_mean_mse:.4f}",
         "mean_image_mse": f"{result.mean_image_mse:.4f}",
+        "cae_class_mean_epochs": passing_epochs(s["6.1"], result.class_mean_mse),
         "dead_encoder": " / ".join(map(str, result.dead_units["encoder"])),
         "dead_decoder": " / ".join(map(str, result.dead_units["decoder"])),
         "skip_mse": _stat(s["6.2"], "test_mse"),
