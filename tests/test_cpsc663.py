@@ -636,3 +636,32 @@ def test_cpsc663_submission_needs_the_merged_notebook_and_pdf(fake_cpsc_report):
     (paths.report_dir() / "cpsc663_ex2.pdf").unlink()
     with pytest.raises(build.BuildError, match=r"cpsc663_ex2\.pdf.*make report"):
         submission.cpsc663_ex2()
+
+
+def test_p6_prose_values_are_measured():
+    """The P5/P6 phrases that name digits and epochs come from the measurements: each named
+    digit carries its 5-NN accuracy, the closest digit is named when none is separated, the
+    epoch that beats a level is found per seed, and the read-as digits of the top misreadings."""
+    accuracy = np.array([0.97, 0.5, 0.2, 0.95, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7])
+    assert experiments._digits([0, 3], accuracy) == "digits 0 at 97% and 3 at 95%"
+    assert experiments._digits([2], accuracy) == "digit 2 at 20%"
+    assert experiments._digits([], accuracy) == "none"
+    # a 5-NN confusion matrix per digit: digit 3 at 95%, all others at 50%
+    knn = np.diag([50] * 10) + np.roll(np.diag([50] * 10), 1, axis=1)
+    knn[3] = 0
+    knn[3, 3], knn[3, 4] = 95, 5
+    runs = {0: type("Run", (), {"knn_matrix": knn})()}
+    assert experiments.separation(runs) == ("digit 3 at 95%", "digits 0 at 50%, 1 at 50%, 2 at 50%, 4 at 50%, 5 at 50%, "
+                                            "6 at 50%, 7 at 50%, 8 at 50% and 9 at 50%")  # fmt: skip
+    knn[3, 3], knn[3, 4] = 80, 20
+    assert experiments.separation(runs)[0] == "none; the closest is digit 3 at 80%"
+    history = type("Run", (), {})
+    runs = {s: history() for s in range(3)}
+    for run, curve in zip(runs.values(), ([0.06, 0.05, 0.04], [0.06, 0.052, 0.051], [0.06, 0.06, 0.06]), strict=True):
+        run.history = {"test_mse": curve}
+    assert experiments.passing_epochs(runs, 0.0529) == "2 / 2 / none"
+    reading = np.diag([100] * 10)
+    reading[4, 9], reading[7, 9], reading[3, 8], reading[2, 1] = 90, 60, 40, 5
+    assert experiments._misread_as(reading) == "8 or 9"
+    assert experiments._misread_as(reading, top=4) == "1, 8 or 9"
+    assert experiments._misread_as(reading, top=2) == "9"

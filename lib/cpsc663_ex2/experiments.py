@@ -411,8 +411,8 @@ def _top_misreadings(matrix: np.ndarray, top: int = 3) -> str:
 
 def _misread_as(matrix: np.ndarray, top: int = 3) -> str:
     """The digits that the ``top`` most frequent misreadings are read as: "9", "8 or 9"."""
-    targets = sorted({int(p) for _, p, _ in analysis.most_confused_pairs(matrix, top)})
-    return " or ".join([", ".join(map(str, targets[:-1])), str(targets[-1])] if len(targets) > 1 else map(str, targets))
+    targets = [str(t) for t in sorted({int(p) for _, p, _ in analysis.most_confused_pairs(matrix, top)})]
+    return targets[0] if len(targets) == 1 else ", ".join(targets[:-1]) + " or " + targets[-1]
 
 
 def p5_summary(result: P5Result) -> dict[str, str]:
