@@ -155,6 +155,11 @@ def round_to_spread(mean: float, sd: float, scale: float = 1.0) -> tuple[str, st
     return f"{mean:.{decimals}f}", f"{sd:.{decimals}f}"
 
 
+def join_words(words: list[str], conjunction: str = "and") -> str:
+    """ "a", "a and b", "a, b and c" (or with ``conjunction`` "or") for the prose."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" {conjunction} " + words[-1]
+
+
 def format_mean_sd(values, scale: float = 1.0, unit: str = "") -> str:
     """ "mean ± sd" over ``values`` (sample sd, n - 1), rounded to what the spread supports."""
     mean, sd = mean_std(values)

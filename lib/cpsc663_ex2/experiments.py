@@ -332,10 +332,8 @@ def _digits(digits: list[int], accuracy: np.ndarray) -> str:
     """ "digits 0 at 91%, 1 at 97% and 7 at 90%", "digit 4 at 93%" or "none"."""
     if not digits:
         return "none"
-    named = [f"{d} at {100 * accuracy[d]:.0f}%" for d in digits]
-    if len(named) == 1:
-        return f"digit {named[0]}"
-    return "digits " + ", ".join(named[:-1]) + f" and {named[-1]}"
+    named = analysis.join_words([f"{d} at {100 * accuracy[d]:.0f}%" for d in digits])
+    return ("digit " if len(digits) == 1 else "digits ") + named
 
 
 def passing_epochs(runs: dict[int, AEScores], level: float) -> str:
@@ -411,8 +409,7 @@ def _top_misreadings(matrix: np.ndarray, top: int = 3) -> str:
 
 def _misread_as(matrix: np.ndarray, top: int = 3) -> str:
     """The digits that the ``top`` most frequent misreadings are read as: "9", "8 or 9"."""
-    targets = [str(t) for t in sorted({int(p) for _, p, _ in analysis.most_confused_pairs(matrix, top)})]
-    return targets[0] if len(targets) == 1 else ", ".join(targets[:-1]) + " or " + targets[-1]
+    return analysis.join_words([str(t) for t in sorted({int(p) for _, p, _ in analysis.most_confused_pairs(matrix, top)})], "or")
 
 
 def p5_summary(result: P5Result) -> dict[str, str]:

@@ -31,7 +31,7 @@ from scipy import stats
 from torch import nn
 
 from lib import judging, train, zoo
-from lib.analysis import mean_std
+from lib.analysis import join_words, mean_std
 from lib.idl_ex3 import P3Settings, autoencoder, gan
 
 DESIGNS = ("linear", "range")  # P2's generator designs
@@ -437,7 +437,7 @@ def paths_figure(r: P3Result) -> plt.Figure:
 
 
 def _fixed_pairs(r: P3Result) -> str:
-    return _list([f"{a} → {b}" for a, b in SHOWN_PAIRS[: r.cfg.num_shown_pairs]])
+    return join_words([f"{a} → {b}" for a, b in SHOWN_PAIRS[: r.cfg.num_shown_pairs]])
 
 
 def paths_caption(r: P3Result) -> str:
@@ -625,10 +625,6 @@ def _fd(r: P3Result, method: str) -> str:
     return _msd(r.seed_means(method, "fd"), FD_DECIMALS)
 
 
-def _list(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 BEND_WORDS = {  # (sign of control - AE, sign of noise slerp - control) in third-digit visits -> where the excess comes from
     (0, 1): "from the path through the noise; the endpoints' share, {control_vs_ae}, has an interval that includes zero",
     (1, 1): "from both the endpoints and the path through the noise",
@@ -656,8 +652,8 @@ def _length_text(r: P3Result) -> str:
     detour = {d: difference(r, "detour", f"{d}/lerp", f"{d}/slerp") for d in DESIGNS}
     third = {d: difference(r, "third", f"{d}/lerp", f"{d}/slerp") for d in DESIGNS}
     numbers = (
-        f"slerp − lerp changes the detour by {_list([_num(detour[d].mean, 2, True) for d in DESIGNS])} and third-digit "
-        f"visits by {_list([_num(third[d].mean * 100, 0, True) + ' pp' for d in DESIGNS])} "
+        f"slerp − lerp changes the detour by {join_words([_num(detour[d].mean, 2, True) for d in DESIGNS])} and third-digit "
+        f"visits by {join_words([_num(third[d].mean * 100, 0, True) + ' pp' for d in DESIGNS])} "
         f"({' and '.join(SHORT_DESIGN[d] for d in DESIGNS)} design)"
     )
     opposite = all(_sign(detour[d]) == 1 and _sign(third[d]) == -1 for d in DESIGNS) or all(

@@ -24,7 +24,7 @@ from scipy import ndimage
 from torch import nn
 
 from lib import judging, paths, plots, train, zoo
-from lib.analysis import mean_std
+from lib.analysis import join_words, mean_std
 from lib.idl_ex3 import P2Settings, P4Settings, autoencoder, gan
 from lib.idl_ex3.p2_latent_gan import SAMPLE_SEED as P2_SAMPLE_SEED
 
@@ -67,11 +67,6 @@ def _range(values: np.ndarray, decimals: int, unit: str = "", scale: float = 1.0
     """ "lowest–highest" of ``values`` (an en dash)."""
     low, high = (_number(scale * v, decimals) for v in (np.min(values), np.max(values)))
     return f"{low}{unit}\u2013{high}{unit}"
-
-
-def _join(words: list[str]) -> str:
-    """ "a", "a and b", "a, b and c"."""
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 # --- measuring single images ----------------------------------------------------------------
@@ -606,7 +601,7 @@ def _target_verdict(result: P4Result) -> tuple[bool, str]:
         below = [d for d in range(10) if means[d] < TARGET]
         if below:
             misses.append(f"under the {name} for digit{'s' if len(below) > 1 else ''} "
-                          + _join([f"{d} ({_percent(means[d])})" for d in below]))  # fmt: skip
+                          + join_words([f"{d} ({_percent(means[d])})" for d in below]))  # fmt: skip
     if not misses:
         return True, "reaches the target for every digit under both judges"
     return False, "misses the target " + "; ".join(misses)
@@ -619,7 +614,7 @@ def _misreadings(result: P4Result, name: str, digit: int, top: int = 2) -> str:
     if not order:
         return "nothing else"
     total = result.confusion[name][digit].sum()
-    return _join([f"{k} in {_percent(row[k] / total)}" for k in order]) + " of its samples"
+    return join_words([f"{k} in {_percent(row[k] / total)}" for k in order]) + " of its samples"
 
 
 def _direction(values: np.ndarray, reference: float, more: str, less: str, neither: str) -> str:
@@ -720,7 +715,7 @@ def p4_summary(result: P4Result, cfg: P4Settings) -> dict[str, str]:
     top = np.argsort(-per_column, kind="stable")[:3]
     top = sorted(int(j) for j in top if per_column[j] > 0)
     out["smear_columns"] = (
-        f"columns {_join([f'$z_{{{j + 1}}}$' for j in top])} hold {int(per_column[top].sum())} of the "
+        f"columns {join_words([f'$z_{{{j + 1}}}$' for j in top])} hold {int(per_column[top].sum())} of the "
         f"{int(per_column.sum())} frames" if top else "no column holds a frame"
     )  # fmt: skip
     for name, key in zip(JUDGE_NAMES, ("j1", "j2"), strict=True):
@@ -809,7 +804,7 @@ def _variability_values(result: P4Result) -> dict[str, str]:
     if np.all((loops >= 0.05) & (loops <= 0.95)):
         varied.append("whether they close a loop")
     none = "hardly differ from one another in any of the three properties"
-    out["varied_measures"] = f"differ from one another in {_join(varied)}" if varied else none
+    out["varied_measures"] = f"differ from one another in {join_words(varied)}" if varied else none
     return out
 
 

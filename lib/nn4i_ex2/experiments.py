@@ -597,11 +597,7 @@ def _by_depth(sweep: list[AEScore]) -> str:
     ordered = sorted(sweep, key=lambda x: x.recipe.num_conv_layers)
     mse = [f"{x.test_mse:.4f}" for x in ordered]
     layers = [str(x.recipe.num_conv_layers) for x in ordered]
-
-    def listed(items: list[str]) -> str:
-        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-    return f"{listed(mse)} for {listed(layers)} {'convolution' if layers == ['1'] else 'convolutions'}"
+    return f"{analysis.join_words(mse)} for {analysis.join_words(layers)} {'convolution' if layers == ['1'] else 'convolutions'}"
 
 
 def q1_summary(r: Q1Result) -> dict[str, str]:
