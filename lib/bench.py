@@ -93,7 +93,7 @@ def lib_epoch(images: torch.Tensor, training_precision: str) -> float:
     """Seconds for one epoch over ``images`` (N, 1, 28, 28) with lib's in-memory batching,
     trained in ``training_precision`` (what :mod:`lib.cache` sets around a model's training)."""
     model = _model(channels_last=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, **train.fused(CPU))
     generator = torch.Generator().manual_seed(0)
     batches = ((images[idx], images[idx]) for idx in data.batch_indices(len(images), BATCH_SIZE, generator))
     with precision.training(training_precision):

@@ -18,6 +18,13 @@ class TrainingError(RuntimeError):
     """Training produced a non-finite loss."""
 
 
+def fused(device: torch.device | str) -> dict[str, bool]:
+    """Options for Adam: its fused kernel where torch has one (CPU, CUDA), one pass over each
+    parameter instead of about eight; 4% of nn4i_ex2's auto-encoder step in bfloat16
+    (measured, 1 thread)."""
+    return {"fused": torch.device(device).type in ("cpu", "cuda")}
+
+
 def check_finite(loss: float, name: str, epoch: int) -> None:
     if not math.isfinite(loss):
         raise TrainingError(
@@ -130,7 +137,7 @@ def fit_reconstruction(
     if channels_last:  # about 25% faster CPU convolutions, same weights
         model.to(memory_format=torch.channels_last)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, **fused(device))
     steps = num_epochs * math.ceil(len(train_images) / batch_size)
     scheduler = None
     if schedule == "one-cycle":
@@ -189,7 +196,7 @@ def fit_classifier(
     model.to(device)
     generator = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay, **fused(device))
     steps = num_epochs * math.ceil(len(train_images) / batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     history: dict[str, list[float]] = {"train_loss": [], "test_accuracy": [], "seconds": []}
@@ -240,7 +247,7 @@ def fit_few_labels(
     model.to(device).train()
     generator = torch.Generator().manual_seed(seed)
     groups = param_groups or [{"params": [p for p in model.parameters() if p.requires_grad]}]
-    optimizer = torch.optim.AdamW(groups, lr=learning_rate, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(groups, lr=learning_rate, weight_decay=weight_decay, **fused(device))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=num_steps)
     losses = []
     gradient_step = precision.GradientStep()

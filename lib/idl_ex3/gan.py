@@ -203,8 +203,8 @@ def fit_gan(
     discriminator.set_code_statistics(codes)
     pair.to(device).train()
     rng = torch.Generator().manual_seed(seed)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=learning_rate, betas=betas)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=betas, **train.fused(device))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=learning_rate, betas=betas, **train.fused(device))
     history: dict[str, list[float]] = {k: [] for k in ("d_loss", "g_loss", "d_real", "d_fake", "aux_fake_acc", "seconds")}
     num_batches = math.ceil(len(codes) / batch_size)
     for epoch in range(1, num_epochs + 1):
