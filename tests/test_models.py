@@ -26,6 +26,7 @@ def test_encoder_uses_strided_convolutions_not_pooling():
     assert [m.stride for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)] == [(2, 2)] * 3
     decoder = nn4i_models.ConvDecoder(10, 3, 8)
     assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in decoder.modules()) == 3
+    assert isinstance(decoder.upsample[-2], models.SubpixelConvTranspose2d)  # the one-channel layer
     assert isinstance(list(decoder.modules())[-1], torch.nn.Sigmoid)
 
 
@@ -95,3 +96,34 @@ def test_architecture_rows_describe_every_weighted_layer_in_words():
     assert rows[-1][0] == "decoder" and rows[-1][1].endswith("sigmoid")
     assert sum(int(r[3].replace(",", "")) for r in rows) == models.count_parameters(model)
     assert not any("." in r[0] for r in rows)  # parts, not module paths
+
+
+@pytest.mark.parametrize("out_channels", [1, 3])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_subpixel_transposed_conv_is_the_transposed_conv_it_replaces(out_channels, layout):
+    """Same parameters (state dict), same output and same gradients as nn.ConvTranspose2d(4, 2, 1)."""
+    torch.manual_seed(0)
+    reference = torch.nn.ConvTranspose2d(5, out_channels, kernel_size=4, stride=2, padding=1)
+    subpixel = models.SubpixelConvTranspose2d(5, out_channels)
+    subpixel.load_state_dict(reference.state_dict())
+    assert list(subpixel.state_dict()) == ["weight", "bias"]
+    inputs = torch.randn(3, 5, 6, 7).contiguous(memory_format=layout)
+    expected, got = reference(inputs), subpixel(inputs)
+    assert got.shape == expected.shape == (3, out_channels, 12, 14)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    weights = torch.randn_like(expected)
+    (expected * weights).sum().backward()
+    (got * weights).sum().backward()
+    torch.testing.assert_close(subpixel.weight.grad, reference.weight.grad, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(subpixel.bias.grad, reference.bias.grad, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="output_size"):
+        subpixel(inputs, output_size=[12, 14])
+
+
+def test_digit_classifier_pools_before_its_relu_and_that_is_the_same_function():
+    torch.manual_seed(0)
+    features = torch.randn(4, 8, 28, 28)
+    pool, relu = torch.nn.MaxPool2d(2), torch.nn.ReLU()
+    torch.testing.assert_close(relu(pool(features)), pool(relu(features)), atol=0, rtol=0)
+    kinds = [type(m) for m in models.DigitClassifier().body]
+    assert kinds[:6] == [torch.nn.Conv2d, torch.nn.MaxPool2d, torch.nn.ReLU] * 2

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from lib import cache, train, zoo
+from lib.models import SubpixelConvTranspose2d
 from lib.utils import seed_everything
 
 IMAGE_SIZE = 32  # 28 + 2 * 2 of zero padding
@@ -74,7 +75,9 @@ class CourseDecoder(nn.Module):
         for i, in_channels in enumerate(reversed_channels):
             last = i == len(reversed_channels) - 1
             out_channels = 1 if last else reversed_channels[i + 1]
-            if last and last_kernel % 2 == 0:
+            if last and last_kernel == 4:  # the 4x4 transposed convolution, computed faster on CPU
+                up = SubpixelConvTranspose2d(in_channels, out_channels)
+            elif last and last_kernel % 2 == 0:
                 up = nn.ConvTranspose2d(
                     in_channels, out_channels, kernel_size=last_kernel, stride=2, padding=last_kernel // 2 - 1
                 )

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lib import cache, data, train
+from lib.models import SubpixelConvTranspose2d
 from lib.utils import seed_everything
 
 PADDED_SIZE = 32  # 28 + 2 * PAD: halves cleanly up to four times
@@ -84,7 +85,10 @@ class ConvDecoder(nn.Module):
         for i, in_channels in enumerate(reversed_channels):
             out_channels = reversed_channels[i + 1] if i + 1 < len(reversed_channels) else 1
             last = out_channels == 1
-            layers.append(nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1, bias=last))
+            if last:  # the same layer as the others, computed faster on CPU (see SubpixelConvTranspose2d)
+                layers.append(SubpixelConvTranspose2d(in_channels, out_channels))
+            else:
+                layers.append(nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1, bias=False))
             layers += [nn.Sigmoid()] if last else [nn.BatchNorm2d(out_channels), nn.ReLU()]
         self.upsample = nn.Sequential(*layers)
 
