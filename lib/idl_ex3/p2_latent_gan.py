@@ -326,14 +326,18 @@ def _lead(first: list[float], last: list[float]) -> str:
 
 def _gap_path(result: P2Result, design: str) -> str:
     """The gap's course over the whole run: its range over the epochs and its last epoch against
-    its first (epoch means over the seeds), so that a swing in between is not called steady."""
+    its first (epoch means over the seeds), so that a swing in between is not called steady; a
+    change names the training seeds whose own gap moved that way by the tolerance or more."""
     epochs = len(result.histories[design][result.seeds[0]]["d_real"])
     means = [float(np.mean(_gap(result, design, epoch))) for epoch in range(epochs)]
     change = means[-1] - means[0]
     if abs(change) < GAP_TOLERANCE:
         ending = "ends about where it started"
     else:
-        ending = f"ends {abs(change):.2f} {'wider' if change > 0 else 'narrower'}"
+        per_seed = np.sign(change) * (np.asarray(_gap(result, design, -1)) - np.asarray(_gap(result, design, 0)))
+        word = "wider" if change > 0 else "narrower"
+        agreeing = f"{int((per_seed >= GAP_TOLERANCE).sum())} of {len(per_seed)} training seeds"
+        ending = f"ends {abs(change):.2f} {word} ({word} by {GAP_TOLERANCE:g} or more in {agreeing})"
     return f"moves between {min(means):.2f} and {max(means):.2f} over the {epochs} epochs (means over seeds) and {ending}"
 
 

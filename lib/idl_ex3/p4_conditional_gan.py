@@ -666,8 +666,10 @@ def p4_summary(result: P4Result, cfg: P4Settings) -> dict[str, str]:
         out[f"{key}_worst_misread"] = _misreadings(result, name, worst)
         out[f"{key}_lowest_single"] = _percent(result.consistency[name].min())
         out[f"{key}_real_range"] = _range(result.real_recall[name], 1, "%", 100)
-        gaps.append(np.abs(means - result.real_recall[name]).max())
-    out["max_gap"] = f"{100 * max(gaps):.1f}"
+        # from the percentages as the table prints them (one decimal), so that the reader's
+        # subtraction gives the same largest gap
+        gaps.append(np.abs(np.round(100 * means, 1) - np.round(100 * np.asarray(result.real_recall[name]), 1)).max())
+    out["max_gap"] = f"{max(gaps):.1f}"
 
     # training: D's outputs at the last epoch
     last = {key: [result.histories[s][key][-1] for s in result.seeds] for key in ("d_real", "d_fake")}

@@ -857,8 +857,9 @@ def q4_summary(r: Q4Result) -> dict[str, str]:
         "sd_scratch": f"{100 * analysis.mean_std(runs[SCRATCH])[1]:.1f}",
         "steps": f"{r.classifier_steps:,}",
         "batch": str(BATCH_SIZE),
-        "classifier_lr": f"{CLASSIFIER_LR:g}",
-        "encoder_lr": f"{ENCODER_LR:g}",
+        "learning_rates": f"learning rate {CLASSIFIER_LR:g} for the head and "
+        + ("for" if ENCODER_LR == CLASSIFIER_LR else f"{ENCODER_LR:g} for")
+        + " the encoder when it is trained",
         "weight_decay": f"{WEIGHT_DECAY:g}",
         "hidden_units": str(HIDDEN_UNITS),
         "augmentation": _augmentation(),
