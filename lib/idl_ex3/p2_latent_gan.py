@@ -326,18 +326,20 @@ def _lead(first: list[float], last: list[float]) -> str:
 
 def _gap_path(result: P2Result, design: str) -> str:
     """The gap's course over the whole run: its range over the epochs and its last epoch against
-    its first (epoch means over the seeds), so that a swing in between is not called steady; a
-    change names the training seeds whose own gap moved that way by the tolerance or more."""
+    its first (epoch means over the seeds), so that a swing in between is not called steady; then
+    its last value, and for a change the training seeds whose own gap moved that way by the tolerance or more."""
     epochs = len(result.histories[design][result.seeds[0]]["d_real"])
     means = [float(np.mean(_gap(result, design, epoch))) for epoch in range(epochs)]
     change = means[-1] - means[0]
+    last = _d(_gap(result, design, -1))
     if abs(change) < GAP_TOLERANCE:
-        ending = "ends about where it started"
+        ending = f"ends at {last}, about where it started"
     else:
         per_seed = np.sign(change) * (np.asarray(_gap(result, design, -1)) - np.asarray(_gap(result, design, 0)))
-        word = "wider" if change > 0 else "narrower"
+        word, verb = ("wider", "widen") if change > 0 else ("narrower", "narrow")
         agreeing = f"{int((per_seed >= GAP_TOLERANCE).sum())} of {len(per_seed)} training seeds"
-        ending = f"ends {abs(change):.2f} {word} ({word} by {GAP_TOLERANCE:g} or more in {agreeing})"
+        ending = (f"ends at {last}, {abs(change):.2f} {word} than after the first epoch "
+                  f"({agreeing} {verb} by {GAP_TOLERANCE:g} or more)")  # fmt: skip
     return f"moves between {min(means):.2f} and {max(means):.2f} over the {epochs} epochs (means over seeds) and {ending}"
 
 
@@ -470,7 +472,6 @@ def p2_summary(result: P2Result) -> dict[str, str]:
             f"outside_{design}": _pct(result.values(design, "outside")),
             f"d_real_{design}": _d(d_real),
             f"d_fake_{design}": _d(d_fake),
-            f"d_gap_{design}": _d(np.subtract(d_real, d_fake)),
             f"d_gap_first_{design}": _d(_gap(result, design, 0)),
             f"d_gap_path_{design}": _gap_path(result, design),
             f"lead_{design}": _lead(_gap(result, design, 0), _gap(result, design, -1)),
