@@ -191,8 +191,11 @@ def execute(notebook_id: str, profile: str, overrides: dict[str, Any], force: bo
     staging_root = paths.report_dir() / ".staging"
     staging_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{notebook_id.replace('/', '-')}-", dir=staging_root))
-    previous_staging = os.environ.get("BUNDLE_STAGING_DIR")
+    previous = {name: os.environ.get(name) for name in ("BUNDLE_STAGING_DIR", "PYTHONPATH")}
     os.environ["BUNDLE_STAGING_DIR"] = str(staging)  # inherited by the kernel papermill starts
+    # The kernel must import this checkout's lib, the one hashed into the input key, not
+    # whichever checkout the environment was installed from (editable install, worktrees).
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.ROOT), previous["PYTHONPATH"]]))
     try:
         papermill.execute_notebook(
             str(source),
@@ -229,10 +232,11 @@ def execute(notebook_id: str, profile: str, overrides: dict[str, Any], force: bo
     else:
         _promote(staging)
     finally:
-        if previous_staging is None:
-            os.environ.pop("BUNDLE_STAGING_DIR", None)
-        else:
-            os.environ["BUNDLE_STAGING_DIR"] = previous_staging
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         shutil.rmtree(staging, ignore_errors=True)
     os.replace(running, target)
     stamp.parent.mkdir(exist_ok=True)

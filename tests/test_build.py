@@ -391,6 +391,21 @@ def test_failing_notebook_names_the_cell_and_keeps_previous_output(tmp_path, mon
         build.execute("tst/boom", "smoke", {"profile": "quick"})
 
 
+def test_the_kernel_imports_this_checkouts_lib(tmp_path, monkeypatch):
+    """The notebook's input key hashes this checkout's lib, so the kernel must import that
+    lib, not another one found first on its path (a worktree beside an editable install)."""
+    decoy = tmp_path / "decoy"
+    (decoy / "lib").mkdir(parents=True)
+    (decoy / "lib" / "__init__.py").write_text("raise ImportError('the decoy lib was imported')")
+    monkeypatch.setenv("PYTHONPATH", str(decoy))
+    notebooks = tmp_path / "notebooks"
+    monkeypatch.setattr(paths, "NOTEBOOK_DIR", notebooks)
+    monkeypatch.setenv("BUNDLE_REPORT_DIR", str(tmp_path / "report"))
+    write_test_notebook(notebooks, "good", fails=False)
+    build.execute("tst/boom", "smoke", {})
+    assert written_metrics() == {"run": "good"} and os.environ["PYTHONPATH"] == str(decoy)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
