@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from lib import cache, models, train
+from lib import cache, models, precision, train
 from lib.nn4i_ex2.models import ConvAutoencoder
 from lib.utils import seed_everything
 
@@ -274,7 +274,6 @@ def test_every_torch_load_in_lib_is_weights_only():
 
 
 def test_precision_setting_is_checked_and_float32_forces_float32(monkeypatch):
-    from lib import precision
 
     monkeypatch.setenv("BUNDLE_PRECISION", "bf16")
     with pytest.raises(ValueError, match=r"BUNDLE_PRECISION='bf16'.*fix: export BUNDLE_PRECISION=auto"):
@@ -287,10 +286,20 @@ def test_precision_setting_is_checked_and_float32_forces_float32(monkeypatch):
     assert precision.training_precision("cpu") == expected
 
 
+@pytest.mark.parametrize(("has_bf16", "expected"), [(True, "bfloat16"), (False, "float16")])
+def test_a_cuda_gpu_gets_bfloat16_where_it_has_it_else_float16(monkeypatch, has_bf16, expected):
+    """No GPU here: the capability is faked, the choice and the float32 override are real."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: has_bf16)
+    monkeypatch.setenv("BUNDLE_PRECISION", "auto")
+    assert precision.training_precision("cuda") == expected
+    assert precision.training_precision("mps") == "float32"
+    monkeypatch.setenv("BUNDLE_PRECISION", "float32")
+    assert precision.training_precision("cuda") == "float32"
+
+
 def test_the_precision_is_part_of_the_key_and_recorded(tmp_path, monkeypatch):
     """A bfloat16-trained model is never served to a float32 build, and the entry says how it
     was trained; training runs under autocast, the weights stay float32."""
-    from lib import precision
 
     monkeypatch.setenv("BUNDLE_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
@@ -316,7 +325,6 @@ def test_the_precision_is_part_of_the_key_and_recorded(tmp_path, monkeypatch):
 
 
 def test_autocast_is_off_outside_training_and_bfloat16_inside():
-    from lib import precision
 
     x = torch.rand(4, 8)
     layer = torch.nn.Linear(8, 3)
