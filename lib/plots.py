@@ -87,8 +87,7 @@ def heatmap(
     matrix: np.ndarray, title: str, ax: plt.Axes, label: str = "Pearson r (unitless)", vmin=-1.0, vmax=1.0, colorbar: bool = True
 ):
     """Correlation-style heatmap; NaN cells (undefined r) are drawn grey."""
-    cmap = matplotlib.colormaps["RdBu_r"].copy()
-    cmap.set_bad("lightgrey")
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="lightgrey")
     im = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set(title=title, xlabel="latent coordinate j", ylabel="latent coordinate i")
     ax.grid(False)
