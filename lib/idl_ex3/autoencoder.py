@@ -151,7 +151,9 @@ def course_autoencoder(recipe: CourseAERecipe, device: torch.device, test_size: 
 
     config = {**asdict(recipe), "test_size": test_size}
     # float32 whatever the hardware: in bfloat16 this model trained 6% slower inside the
-    # parallel build (205 s against 194 s).  P2's smallest digit share per GAN seed moves
+    # parallel build (205 s against 194 s, before its last layer became sub-pixel; alone, one
+    # thread, bfloat16 now steps 1.10x faster, at most 18 of the build's 3,959 core-s, not
+    # re-measured in a build).  P2's smallest digit share per GAN seed moves
     # around 5% with this model's own training noise in either precision (4.45% once in
     # bfloat16, 4.13% once in float32), so it is no reason for either.
     model, history = cache.load_or_train(
