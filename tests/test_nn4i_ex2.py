@@ -11,6 +11,7 @@ import json
 import math
 import re
 from dataclasses import asdict, replace
+from types import SimpleNamespace
 
 import matplotlib
 import nbformat
@@ -127,6 +128,22 @@ def test_q1_summary_metrics_rows_and_figures(q1):
     for figure in (experiments.q1_learning_figure, experiments.q1_sweep_figure, experiments.q1_reconstruction_figure):
         assert isinstance(figure(q1), plt.Figure)
         plt.close("all")
+
+
+def test_q1_depth_step_is_called_clear_only_beyond_the_noise_of_two_single_seed_runs():
+    """The step between the two deepest models is judged against 2 * sqrt(2) seed-to-seed sd
+    (noise 0.000283 for sd 0.0001), from the values as the table prints them."""
+
+    def scores(*mse):
+        return [SimpleNamespace(test_mse=value) for value in mse]
+
+    gap, verdict = experiments._depth_step(scores(0.0120, 0.01148, 0.01113), seed_sd=0.0001)
+    assert gap == "0.0004" and "beyond the training noise" in verdict and "still lowers the error" in verdict
+    assert "0.0003" in verdict and "sample sd 0.0001" in verdict
+    gap, verdict = experiments._depth_step(scores(0.01148, 0.01128), seed_sd=0.0001)  # printed 0.0115 - 0.0113
+    assert gap == "0.0002" and "within the training noise" in verdict and "only the gain from the shallower" in verdict
+    assert "raises the error" in experiments._depth_step(scores(0.0110, 0.0120), seed_sd=0.0001)[1]
+    assert experiments._depth_step(scores(0.0110), seed_sd=0.0001) == ("-", "could not be compared")
 
 
 # --- Q2 -------------------------------------------------------------------------------

@@ -600,6 +600,25 @@ def _by_depth(sweep: list[AEScore]) -> str:
     return f"{analysis.join_words(mse)} for {analysis.join_words(layers)} {'convolution' if layers == ['1'] else 'convolutions'}"
 
 
+def _depth_step(matched: list, seed_sd: float) -> tuple[str, str]:
+    """The test-MSE step between the two deepest size-matched models, from the values as Table 2
+    prints them (4 decimals), and what it means.  Each sweep model is one training seed, so the
+    step is a difference of two single-seed runs: its noise is about sqrt(2) times the default
+    model's seed-to-seed sd, and a step beyond two of those is called clear."""
+    if len(matched) < 2:
+        return "-", "could not be compared"
+    shallower, deeper = (round(score.test_mse, 4) for score in matched[-2:])
+    step, noise = deeper - shallower, 2 * np.sqrt(2) * seed_sd
+    rule = (
+        f"two standard deviations of a difference of two single-seed runs, {noise:.4f}, "
+        f"from the default model's sample sd {seed_sd:.4f}"
+    )
+    if abs(step) <= noise:
+        return f"{abs(step):.4f}", f"is within the training noise ({rule}), so only the gain from the shallower networks is clear"
+    effect = "still lowers the error" if step < 0 else "raises the error"
+    return f"{abs(step):.4f}", f"is beyond the training noise ({rule}), so at this size the last added convolution {effect}"
+
+
 def q1_summary(r: Q1Result) -> dict[str, str]:
     """Run-dependent values of Q1's prose, formatted."""
     base = r.headline[0].recipe
@@ -638,11 +657,12 @@ def q1_summary(r: Q1Result) -> dict[str, str]:
         "matched_best_depth": plots.count(min(matched, key=lambda s: s.test_mse).recipe.num_conv_layers, "convolution"),
         "shallowest": str(min(depth)),
         "shallow_matched_width": str(min(matched, key=lambda s: s.recipe.num_conv_layers).recipe.hidden_units),
-        "max_gap": f"{max(s.test_mse - s.train_mse for s in r.latent_sweep + r.depth_sweep):+.4f}",
+        # from the values as Table 2 prints them, so that the reader's subtraction agrees
+        "max_gap": f"{max(round(s.test_mse, 4) - round(s.train_mse, 4) for s in r.latent_sweep + r.depth_sweep):+.4f}",
         "depth_by_layers": _by_depth(r.depth_sweep),
         "matched_by_layers": _by_depth(r.matched_depth_sweep),
-        "headline_sd": f"{analysis.mean_std([x.test_mse for x in r.headline])[1]:.4f}",
-        "deepest_gap": f"{abs(matched[-1].test_mse - matched[-2].test_mse):.4f}" if len(matched) > 1 else "-",
+        "deepest_gap": _depth_step(matched, analysis.mean_std([x.test_mse for x in r.headline])[1])[0],
+        "deepest_verdict": _depth_step(matched, analysis.mean_std([x.test_mse for x in r.headline])[1])[1],
         "deepest_pair": " and ".join(str(x.recipe.num_conv_layers) for x in matched[-2:]),
         "headline_mean": f"{headline_mean:.4f}",
     }
