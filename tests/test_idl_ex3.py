@@ -13,6 +13,7 @@ import torch
 from lib import cache, models, paths, zoo
 from lib import idl_ex3 as idl
 from lib.idl_ex3 import autoencoder, gan, semi_supervised
+from lib.idl_ex3 import p2_latent_gan as p2
 
 CPU = torch.device("cpu")
 
@@ -132,3 +133,12 @@ def test_sampler_checkpoint_format_names_the_assignment(tmp_path):
     path = gan.save_sampler(tmp_path / "s.pt", generator, decoder, {"latent_dim": 8, "channels": (2, 2, 2, 4)})
     assert torch.load(path, weights_only=True)["format"] == gan.CHECKPOINT_FORMAT
     assert json.dumps(gan.load_sampler(path)(3, seed=1).shape[1:]) == "[1, 28, 28]"
+
+
+def test_p2_names_a_change_of_the_discriminators_lead_only_when_every_seed_shows_it():
+    assert p2._lead([0.4, 0.4, 0.4], [0.5, 0.45, 0.44]) == "widens its lead"
+    # the mean widens by 0.04, but one seed narrows: no verdict for the design
+    assert p2._lead([0.39, 0.39, 0.39], [0.47, 0.46, 0.37]).startswith("keeps its lead (on average it widens")
+    assert p2._lead([0.5, 0.5, 0.5], [0.4, 0.45, 0.51]).startswith("keeps its lead (on average it narrows")
+    assert p2._lead([0.5, 0.5, 0.5], [0.4, 0.45, 0.46]) == "loses part of its lead"
+    assert p2._lead([0.5, 0.5], [0.51, 0.49]) == "keeps its lead"

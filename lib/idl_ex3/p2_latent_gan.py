@@ -319,9 +319,17 @@ def _trend(first: list[float], last: list[float], tolerance: float = GAP_TOLERAN
 
 
 def _lead(first: list[float], last: list[float]) -> str:
-    """The discriminator's lead in a few words, from the same change as :func:`_trend`."""
+    """The discriminator's lead in a few words, from the same change as :func:`_trend`; a
+    change is named only when every training seed's own gap moved that way by the tolerance,
+    since a mean moved by one or two seeds is no verdict on the design."""
     words = {"stays": "keeps its lead", "widens": "widens its lead", "narrows": "loses part of its lead"}
-    return words[_trend(first, last).split()[0]]
+    trend = _trend(first, last).split()[0]
+    moved = np.asarray(last) - np.asarray(first)
+    if trend == "widens" and not (moved >= GAP_TOLERANCE).all():
+        return "keeps its lead (on average it widens, but not for every training seed)"
+    if trend == "narrows" and not (moved <= -GAP_TOLERANCE).all():
+        return "keeps its lead (on average it narrows, but not for every training seed)"
+    return words[trend]
 
 
 def _gap_path(result: P2Result, design: str) -> str:
