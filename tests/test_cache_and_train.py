@@ -274,7 +274,6 @@ def test_every_torch_load_in_lib_is_weights_only():
 
 
 def test_precision_setting_is_checked_and_float32_forces_float32(monkeypatch):
-
     monkeypatch.setenv("BUNDLE_PRECISION", "bf16")
     with pytest.raises(ValueError, match=r"BUNDLE_PRECISION='bf16'.*fix: export BUNDLE_PRECISION=auto"):
         precision.training_precision("cpu")
@@ -300,7 +299,6 @@ def test_a_cuda_gpu_gets_bfloat16_where_it_has_it_else_float16(monkeypatch, has_
 def test_the_precision_is_part_of_the_key_and_recorded(tmp_path, monkeypatch):
     """A bfloat16-trained model is never served to a float32 build, and the entry says how it
     was trained; training runs under autocast, the weights stay float32."""
-
     monkeypatch.setenv("BUNDLE_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
     seen = []
@@ -325,7 +323,6 @@ def test_the_precision_is_part_of_the_key_and_recorded(tmp_path, monkeypatch):
 
 
 def test_autocast_is_off_outside_training_and_bfloat16_inside():
-
     x = torch.rand(4, 8)
     layer = torch.nn.Linear(8, 3)
     with precision.autocast("cpu"):

@@ -318,17 +318,20 @@ def _trend(first: list[float], last: list[float], tolerance: float = GAP_TOLERAN
     return f"{'widens' if change > 0 else 'narrows'} by {abs(change):.2f}"
 
 
+def _seeds_moving_with_the_mean(first: list[float], last: list[float]) -> int:
+    """How many training seeds' own gap moved the way the mean moved, by the tolerance or more."""
+    moved = np.asarray(last) - np.asarray(first)
+    return int((np.sign(moved.mean()) * moved >= GAP_TOLERANCE).sum())
+
+
 def _lead(first: list[float], last: list[float]) -> str:
     """The discriminator's lead in a few words, from the same change as :func:`_trend`; a
     change is named only when every training seed's own gap moved that way by the tolerance,
     since a mean moved by one or two seeds is no verdict on the design."""
     words = {"stays": "keeps its lead", "widens": "widens its lead", "narrows": "loses part of its lead"}
     trend = _trend(first, last).split()[0]
-    moved = np.asarray(last) - np.asarray(first)
-    if trend == "widens" and not (moved >= GAP_TOLERANCE).all():
-        return "keeps its lead (on average it widens, but not for every training seed)"
-    if trend == "narrows" and not (moved <= -GAP_TOLERANCE).all():
-        return "keeps its lead (on average it narrows, but not for every training seed)"
+    if trend != "stays" and _seeds_moving_with_the_mean(first, last) < len(first):
+        return f"keeps its lead (on average it {trend}, but not for every training seed)"
     return words[trend]
 
 
@@ -343,9 +346,9 @@ def _gap_path(result: P2Result, design: str) -> str:
     if abs(change) < GAP_TOLERANCE:
         ending = f"ends at {last}, about where it started"
     else:
-        per_seed = np.sign(change) * (np.asarray(_gap(result, design, -1)) - np.asarray(_gap(result, design, 0)))
         word, verb = ("wider", "widen") if change > 0 else ("narrower", "narrow")
-        agreeing = f"{int((per_seed >= GAP_TOLERANCE).sum())} of {len(per_seed)} training seeds"
+        moving = _seeds_moving_with_the_mean(_gap(result, design, 0), _gap(result, design, -1))
+        agreeing = f"{moving} of {len(result.seeds)} training seeds"
         ending = (f"ends at {last}, {abs(change):.2f} {word} than after the first epoch "
                   f"({agreeing} {verb} by {GAP_TOLERANCE:g} or more)")  # fmt: skip
     return f"moves between {min(means):.2f} and {max(means):.2f} over the {epochs} epochs (means over seeds) and {ending}"

@@ -614,9 +614,11 @@ def _depth_step(matched: list, seed_sd: float) -> tuple[str, str]:
         f"from the default model's sample sd {seed_sd:.4f}"
     )
     if abs(step) <= noise:
-        return f"{abs(step):.4f}", f"is within the training noise ({rule}), so only the gain from the shallower networks is clear"
-    effect = "still lowers the error" if step < 0 else "raises the error"
-    return f"{abs(step):.4f}", f"is beyond the training noise ({rule}), so at this size the last added convolution {effect}"
+        verdict = f"is within the training noise ({rule}), so only the gain from the shallower networks is clear"
+    else:
+        effect = "still lowers the error" if step < 0 else "raises the error"
+        verdict = f"is beyond the training noise ({rule}), so at this size the last added convolution {effect}"
+    return f"{abs(step):.4f}", verdict
 
 
 def q1_summary(r: Q1Result) -> dict[str, str]:
@@ -627,7 +629,8 @@ def q1_summary(r: Q1Result) -> dict[str, str]:
     large = [d for d in sweep if d >= 4] or list(sweep)
     depth = {score.recipe.num_conv_layers: score for score in r.depth_sweep}
     matched = r.matched_depth_sweep
-    headline_mean = analysis.mean_std([score.test_mse for score in r.headline])[0]
+    headline_mean, headline_sd = analysis.mean_std([score.test_mse for score in r.headline])
+    deepest_gap, deepest_verdict = _depth_step(matched, headline_sd)
     best = min(r.latent_sweep + r.depth_sweep + r.matched_depth_sweep, key=lambda score: score.test_mse)
     return {
         "epochs": plots.count(base.num_epochs, "epoch"),
@@ -661,8 +664,8 @@ def q1_summary(r: Q1Result) -> dict[str, str]:
         "max_gap": f"{max(round(s.test_mse, 4) - round(s.train_mse, 4) for s in r.latent_sweep + r.depth_sweep):+.4f}",
         "depth_by_layers": _by_depth(r.depth_sweep),
         "matched_by_layers": _by_depth(r.matched_depth_sweep),
-        "deepest_gap": _depth_step(matched, analysis.mean_std([x.test_mse for x in r.headline])[1])[0],
-        "deepest_verdict": _depth_step(matched, analysis.mean_std([x.test_mse for x in r.headline])[1])[1],
+        "deepest_gap": deepest_gap,
+        "deepest_verdict": deepest_verdict,
         "deepest_pair": " and ".join(str(x.recipe.num_conv_layers) for x in matched[-2:]),
         "headline_mean": f"{headline_mean:.4f}",
     }
@@ -758,6 +761,7 @@ def q3_summary(r: Q3Result) -> dict[str, str]:
     ds = r.latent_dims
     means = {d: analysis.mean_std(r.per_seed(d))[0] for d in ds}
     floor = float(np.mean([x.mean_abs_offdiag for x in r.floors.values()]))
+    floor_means = [float(np.mean(r.per_seed(d, "mean_abs_offdiag", shuffled=True))) for d in ds]  # as Table 4 prints them
     mean_text = {d: analysis.round_to_spread(*analysis.mean_std(r.per_seed(d)))[0] for d in ds}
     max_text = {d: analysis.round_to_spread(*analysis.mean_std(r.per_seed(d, "max_abs_offdiag")))[0] for d in ds}
     return {
@@ -774,9 +778,7 @@ def q3_summary(r: Q3Result) -> dict[str, str]:
         "mean_at_small": ", ".join(f"{mean_text[d]} at $d = {d}$" for d in ds[:2]),
         "pca_range": f"{min(r.pca_mean_abs.values()):.3f} to {max(r.pca_mean_abs.values()):.3f}",
         "floor": f"{floor:.3f}",
-        # per d, the mean over seeds, as Table 4 prints it
-        "floor_range": f"{min(np.mean(r.per_seed(d, 'mean_abs_offdiag', True)) for d in ds):.3f} to "
-        f"{max(np.mean(r.per_seed(d, 'mean_abs_offdiag', True)) for d in ds):.3f}",
+        "floor_range": f"{min(floor_means):.3f} to {max(floor_means):.3f}",
         "floor_expected": f"{np.sqrt(2 / (np.pi * r.num_encoded)):.3f}",
         "constant": str(sum(len(x.constant) for x in r.summaries.values())),
         "models": str(len(r.summaries)),
